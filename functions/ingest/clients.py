@@ -1,0 +1,52 @@
+"""Google Cloud clients, built once per process on first use (never at import time)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import BinaryIO, Iterator
+
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery, storage
+
+from ingest.config import Settings, settings
+from ingest.files import ObjectMissing
+from ingest.pipeline import Pipeline
+from ingest.sinks.bigquery import BigQueryWriter
+
+READ_CHUNK_BYTES = 8 * 1024 * 1024
+
+
+def bigquery_client(config: Settings) -> bigquery.Client:
+    if config.bigquery_emulator_host:
+        return bigquery.Client(project=config.project, credentials=AnonymousCredentials(),
+                               client_options=ClientOptions(api_endpoint=config.bigquery_emulator_host))
+    return bigquery.Client(project=config.project)
+
+
+@lru_cache(maxsize=1)
+def storage_client() -> storage.Client:
+    """Honours STORAGE_EMULATOR_HOST by itself (the library reads it)."""
+    return storage.Client()
+
+
+@contextmanager
+def open_object(bucket: str, name: str, generation: int) -> Iterator[BinaryIO]:
+    """That exact generation, read in chunks; raw bytes, so gzip is inflated by us, once."""
+    blob = storage_client().bucket(bucket).get_blob(name, generation=generation)
+    if blob is None:
+        raise ObjectMissing(f"gs://{bucket}/{name}#{generation} no longer exists")
+    with blob.open("rb", chunk_size=READ_CHUNK_BYTES, raw_download=True) as stream:
+        yield stream
+
+
+def build_pipeline(config: Settings) -> Pipeline:
+    writer = BigQueryWriter(bigquery_client(config), config.dataset, config.insert_batch_rows,
+                            config.insert_batch_bytes, config.bigquery_timeout_s)
+    return Pipeline(config, writer)
+
+
+@lru_cache(maxsize=1)
+def pipeline() -> Pipeline:
+    return build_pipeline(settings())

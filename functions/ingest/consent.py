@@ -1,0 +1,89 @@
+"""Where consent is decided: each contract declares its policy in ``schemas/<contract>/consent.json``.
+
+A contract without a policy file is exempt (pro_log: legitimate interest, exhaustive by
+design). The policy maps the record's consent signal — granted, denied or missing — to an
+action: keep the row, drop it (counted), or pseudonymise it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from ingest.contracts import contract_file
+
+
+class Signal(Enum):
+    GRANTED = "granted"
+    DENIED = "denied"
+    MISSING = "missing"
+
+
+class Action(Enum):
+    KEEP = "keep"
+    DROP = "drop"
+    PSEUDONYMISE = "pseudonymise"
+
+
+_YES = frozenset({"yes", "granted", "true", "1"})
+_NO = frozenset({"no", "denied", "false", "0"})
+
+
+@dataclass(frozen=True)
+class ConsentPolicy:
+    purpose: str
+    granted_purposes: frozenset[str]
+    on_denied: Action
+    on_missing: Action
+
+    def signal(self, record: dict[str, Any]) -> Signal:
+        """GA4's privacy_info wins over a consent object; anything unrecognised is missing."""
+        privacy = record.get("privacy_info") or {}
+        storage = privacy.get(f"{self.purpose}_storage")
+        if isinstance(storage, str):
+            lowered = storage.strip().lower()
+            if lowered in _YES:
+                return Signal.GRANTED
+            if lowered in _NO:
+                return Signal.DENIED
+        consent = record.get("consent") or {}
+        if self.granted_purposes & {p.lower() for p in consent.get("accepted") or ()}:
+            return Signal.GRANTED
+        if self.granted_purposes & {p.lower() for p in consent.get("refused") or ()}:
+            return Signal.DENIED
+        return Signal.MISSING
+
+    def action(self, record: dict[str, Any]) -> tuple[Signal, Action]:
+        signal = self.signal(record)
+        if signal is Signal.GRANTED:
+            return signal, Action.KEEP
+        return signal, self.on_denied if signal is Signal.DENIED else self.on_missing
+
+
+def load_policy(schemas_dir: Path, contract: str) -> ConsentPolicy | None:
+    """The contract's policy, validated; None when the contract is exempt."""
+    if not (schemas_dir / contract / "consent.json").is_file():
+        return None
+    spec = contract_file(schemas_dir, contract, "consent.json")
+    allowed = {Action.DROP.value, Action.PSEUDONYMISE.value}
+    for key in ("on_denied", "on_missing"):
+        if spec.get(key) not in allowed:
+            raise ValueError(f"{contract}/consent.json: {key} must be one of {sorted(allowed)}")
+    return ConsentPolicy(
+        purpose=spec["purpose"],
+        granted_purposes=frozenset(p.lower() for p in spec["granted_purposes"]),
+        on_denied=Action(spec["on_denied"]),
+        on_missing=Action(spec["on_missing"]),
+    )
+
+
+def pseudonym(key: str, value: str, day: str) -> str:
+    """Keyed hash that changes every day, so a pseudonymised person cannot be followed
+    across days, and that nobody without the key can recompute from a known id."""
+    if not key:
+        raise ValueError("PSEUDONYMISATION_KEY is required by a policy that pseudonymises")
+    return hmac.new(key.encode(), f"{day}:{value}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,73 @@
+"""CloudEvent envelopes → what the pipeline needs: message bytes, or an object reference.
+
+Handles Pub/Sub ``messagePublished`` (events, logs, and Cloud Storage notifications
+delivered through Pub/Sub, as fake-gcs-server and bucket notifications send them) and
+Cloud Storage ``object.v1.finalized`` delivered by Eventarc.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ingest.errors import Reason, RecordError
+from ingest.records import SourceRef
+from ingest.transform.timeutil import parse_timestamp
+
+STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
+
+
+@dataclass(frozen=True)
+class Message:
+    data: bytes
+    attributes: dict[str, str]
+    source: SourceRef
+    publish_time: datetime | None
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    bucket: str
+    name: str
+    generation: int
+    metadata: dict[str, Any]
+
+
+def _topic(event_source: str | None, fallback: str) -> str:
+    """``//pubsub.googleapis.com/projects/P/topics/T`` → T (the emulator omits it)."""
+    if event_source and "/topics/" in event_source:
+        return event_source.rsplit("/topics/", 1)[1]
+    return fallback
+
+
+def pubsub_message(event_source: str | None, data: Any, default_topic: str) -> Message:
+    """Raises ``RecordError`` (with whatever was received) when the envelope is unusable."""
+    message = (data or {}).get("message") if isinstance(data, dict) else None
+    if not isinstance(message, dict):
+        raise RecordError("undecodable_message", [Reason("$", "CloudEvent data has no Pub/Sub message")])
+    source = SourceRef(kind="pubsub", topic=_topic(event_source, default_topic),
+                       message_id=message.get("messageId") or message.get("message_id"),
+                       publish_time=message.get("publishTime") or message.get("publish_time"))
+    try:
+        body = base64.b64decode(message.get("data") or "", validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise RecordError("undecodable_message", [Reason("$.message.data", f"not base64: {error}")]) from error
+    stamp = source.publish_time
+    return Message(data=body, attributes=dict(message.get("attributes") or {}), source=source,
+                   publish_time=parse_timestamp(stamp) if stamp else None)
+
+
+def storage_object(event_type: str, data: Any, default_topic: str, event_source: str | None) -> ObjectRef | None:
+    """The finalized object, or None for notifications that are not a finalize (deletes...)."""
+    if event_type == STORAGE_FINALIZED:
+        return ObjectRef(bucket=data["bucket"], name=data["name"], generation=int(data["generation"]),
+                         metadata=data)
+    message = pubsub_message(event_source, data, default_topic)
+    attributes = message.attributes
+    if attributes.get("eventType") != "OBJECT_FINALIZE":
+        return None
+    return ObjectRef(bucket=attributes["bucketId"], name=attributes["objectId"],
+                     generation=int(attributes["objectGeneration"]), metadata=dict(attributes))

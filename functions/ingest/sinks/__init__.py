@@ -1,0 +1,1 @@
+"""Where rows go: the contract tables, the dead letter and the audit table (all BigQuery)."""

@@ -1,0 +1,1 @@
+"""Per-contract mapping of a validated record to its table row (enrichment included)."""

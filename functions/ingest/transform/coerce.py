@@ -1,0 +1,132 @@
+"""Typed row building: values are converted to their column's BigQuery type, as the table
+schema file declares it, and every conversion failure is kept as a reason."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+import orjson
+
+from ingest.contracts import Column, TableSchema
+from ingest.errors import Reason, RecordError
+
+_TRUE = frozenset({"true", "1", "yes", "y", "t", "on"})
+_FALSE = frozenset({"false", "0", "no", "n", "f", "off"})
+
+
+def _string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number, got {value!r}") from None
+
+
+def _numeric(value: Any) -> str:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a decimal number, got {value!r}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"expected a decimal number, got {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"expected a finite decimal number, got {value!r}")
+    return str(number)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    raise ValueError(f"expected a boolean, got {value!r}")
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _passthrough(value: Any) -> Any:
+    """TIMESTAMP, DATE and RECORD values are produced already formatted by the transforms."""
+    return value
+
+
+_COERCE: dict[str, Callable[[Any], Any]] = {
+    "STRING": _string,
+    "INT64": _int,
+    "INTEGER": _int,
+    "FLOAT64": _float,
+    "FLOAT": _float,
+    "NUMERIC": _numeric,
+    "BIGNUMERIC": _numeric,
+    "BOOL": _bool,
+    "BOOLEAN": _bool,
+    "JSON": _json,
+    "TIMESTAMP": _passthrough,
+    "DATE": _passthrough,
+    "RECORD": _passthrough,
+}
+
+
+def coerce(column: Column, value: Any) -> Any:
+    convert = _COERCE[column.type]
+    if column.repeated:
+        items = value if isinstance(value, list) else [value]
+        return [convert(item) for item in items if item is not None]
+    return convert(value)
+
+
+class RowBuilder:
+    """Collects a row column by column; unknown columns are a programming error."""
+
+    def __init__(self, table: TableSchema) -> None:
+        self.table = table
+        self.row: dict[str, Any] = {}
+        self.reasons: list[Reason] = []
+
+    def set(self, column: str, value: Any, path: str = "$") -> None:
+        if value is None or value == "" or value == []:
+            self.row.pop(column, None)
+            return
+        try:
+            self.row[column] = coerce(self.table.columns[column], value)
+        except ValueError as error:
+            self.reasons.append(Reason(path, f"{column}: {error}"))
+
+    def build(self) -> dict[str, Any]:
+        if self.reasons:
+            raise RecordError("invalid_value", self.reasons)
+        return self.row

@@ -1,0 +1,130 @@
+"""pro_event: a GA4/Firebase-style raw web event → one row of seed 000's columns."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, replace
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from ingest.consent import Action, pseudonym
+from ingest.enrich.origin import compute_origin, traffic_fields
+from ingest.enrich.urls import url_path_agg, url_path_extract
+from ingest.enrich.useragent import parse_user_agent
+from ingest.transform.coerce import RowBuilder
+from ingest.transform.context import TransformContext
+from ingest.transform.timeutil import bq_timestamp, local_date, parse_timestamp
+
+_GA4_VALUE_KEYS = ("string_value", "int_value", "double_value", "float_value")
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+@lru_cache(maxsize=4096)
+def column_for_param(key: str) -> str:
+    """offerId → offer_id: event parameters map to the seed's snake_case columns."""
+    return _CAMEL_BOUNDARY.sub("_", key).lower()
+
+
+def flatten_params(params: Any) -> dict[str, Any]:
+    """GA4 export array [{key, value: {string_value|int_value|...}}] or a flat object."""
+    if isinstance(params, dict):
+        return params
+    flat: dict[str, Any] = {}
+    for param in params or ():
+        value = param.get("value") or {}
+        flat[param["key"]] = next((value[k] for k in _GA4_VALUE_KEYS if value.get(k) is not None), None)
+    return flat
+
+
+def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
+    params = flatten_params(event.get("event_params"))
+    columns = ctx.table.columns
+    row = RowBuilder(ctx.table)
+
+    def sent(name: str) -> Any:
+        """A field sent at the top level (as in our input) or as a GA4 event parameter."""
+        value = event.get(name)
+        return params.get(name) if value is None else value
+
+    for key, value in params.items():
+        column = column_for_param(key)
+        if column in columns:
+            row.set(column, value, f"$.event_params.{key}")
+
+    moment = parse_timestamp(event["event_timestamp"])
+    event_date = local_date(moment, ctx.settings.time_zone)
+    screen = sent("firebase_screen")
+    event_name = event["event_name"]
+    if event_name == "screen_view" and screen:
+        event_name = f"{event_name}_{screen}"
+    session_id = sent("ga_session_id")
+    page_location = sent("page_location")
+    page_referrer = sent("page_referrer")
+    user_pseudo_id = str(event["user_pseudo_id"])
+    user_id = event.get("user_id")
+    event_params: dict[str, Any] | None = params or None
+    origin = compute_origin(page_location, page_referrer, ctx.settings.site_hosts)
+
+    if ctx.consent_action is Action.PSEUDONYMISE:
+        # Attribution survives (computed above), identifiers and free text do not.
+        origin = origin and replace(origin, gclid=None, referral_path=None)
+        user_pseudo_id = pseudonym(ctx.settings.pseudonymisation_key, user_pseudo_id, event_date.isoformat())
+        user_id, event_params = None, None
+        page_location, page_referrer = _without_query(page_location), _origin_only(page_referrer)
+
+    row.set("event_name", event_name, "$.event_name")
+    row.set("page_name", sent("page_title") or screen, "$.page_title")
+    row.set("user_pseudo_id", user_pseudo_id, "$.user_pseudo_id")
+    row.set("user_id", user_id, "$.user_id")
+    row.set("event_timestamp", bq_timestamp(moment))
+    row.set("event_date", event_date.isoformat())
+    row.set("session_number", sent("ga_session_number"), "$.ga_session_number")
+    row.set("session_id", session_id, "$.ga_session_id")
+    row.set("unique_session_id", f"{user_pseudo_id}-{session_id}" if session_id is not None else None)
+    row.set("platform", event.get("platform"), "$.platform")
+    row.set("page_location", page_location, "$.page_location")
+    row.set("page_referrer", page_referrer, "$.page_referrer")
+    row.set("event_params", event_params)
+    row.set("consent_status", "pseudonymised" if ctx.consent_action is Action.PSEUDONYMISE else "granted")
+    row.set("is_late", ctx.received_at - moment > timedelta(hours=ctx.settings.late_after_hours))
+
+    _set_device(row, event)
+    path = url_path_extract(page_location)
+    row.set("url_path_extract", path)
+    row.set("url_path_agg", url_path_agg(path))
+    campaign, medium, source = traffic_fields(origin)
+    row.set("traffic_campaign", campaign)
+    row.set("traffic_medium", medium)
+    row.set("traffic_source", source)
+    if origin is not None:
+        row.set("traffic_origin", {k: v for k, v in asdict(origin).items() if v is not None})
+    return row.build()
+
+
+def _set_device(row: RowBuilder, event: dict[str, Any]) -> None:
+    """A GA4 device object, when present, wins over what the user agent says."""
+    device = event.get("device") or {}
+    web = device.get("web_info") or {}
+    parsed = parse_user_agent(event.get("user_agent"))
+    row.set("user_device_category", device.get("category") or parsed.category)
+    row.set("user_device_operating_system", device.get("operating_system") or parsed.operating_system)
+    row.set("user_device_operating_system_version",
+            device.get("operating_system_version") or parsed.operating_system_version)
+    row.set("user_web_browser", web.get("browser") or parsed.browser)
+    row.set("user_web_browser_version", web.get("browser_version") or parsed.browser_version)
+
+
+def _without_query(url: str | None) -> str | None:
+    if not url:
+        return url
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
+
+
+def _origin_only(url: str | None) -> str | None:
+    if not url:
+        return url
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/" if parts.netloc else None

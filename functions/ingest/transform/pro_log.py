@@ -1,0 +1,94 @@
+"""pro_log: a backend log line (Cloud Logging LogEntry or bare payload) → one row of seed 001.
+
+Backends name ``extra`` keys inconsistently (offerId, offer_id, offer); keys are compared
+without case and underscores, and the few columns whose source key differs from the column
+name list their aliases below. Every other column is filled from the ``extra`` key of the
+same name, so a column added to ``bigquery.json`` is picked up without code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ingest.contracts import contract_file
+from ingest.transform.coerce import RowBuilder
+from ingest.transform.context import SkipRecord, TransformContext
+from ingest.transform.timeutil import bq_timestamp, local_date, parse_timestamp
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "offer_id": ("offerid", "offer"),
+    "venue_id": ("venueid", "venue"),
+    "product_id": ("productid", "product"),
+    "booking_id": ("bookingid",),
+    "stock_id": ("stockid",),
+    "stock_old_quantity": ("oldquantity",),
+    "stock_new_quantity": ("stockquantity", "newquantity"),
+    "stock_old_price": ("oldprice",),
+    "stock_new_price": ("stockprice", "newprice"),
+    "stock_booking_quantity": ("stockdnbookedquantity", "bookingquantity"),
+    "list_of_eans_not_found": ("eans",),
+    "beta_test_new_nav_is_convenient": ("isconvenient",),
+    "beta_test_new_nav_is_pleasant": ("ispleasant",),
+    "beta_test_new_nav_comment": ("comment",),
+    "choice_datetime": ("choicedatetime",),
+    "suggested_offer_api_id": ("id", "apiid"),
+    "suggested_offer_api_subcategory": ("subcategory", "selectedsubcategory", "subcategoryid"),
+    "suggested_offer_api_subcategories": ("subcategories", "suggestedsubcategories"),
+}
+"""Column → extra keys (lower case, no underscores) it may come from, after its own name."""
+
+_FROM_ENVELOPE = frozenset({
+    "environement", "user_id", "message", "log_timestamp", "partition_date", "technical_message_id",
+    "row_id", "ingested_at", "ingestion_source",
+})
+_CONSENT_LISTS = {"cookies_consent_mandatory": "mandatory", "cookies_consent_accepted": "accepted",
+                  "cookies_consent_refused": "refused"}
+
+
+def _key(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+def _normalise(entry: dict[str, Any], ctx: TransformContext) -> tuple[dict[str, Any], datetime, str | None]:
+    """Payload, timestamp and environment, from a LogEntry or a bare payload."""
+    if "jsonPayload" in entry:
+        labels = (entry.get("resource") or {}).get("labels") or {}
+        environment = labels.get("namespace_name") or labels.get("environment")
+        return entry["jsonPayload"], parse_timestamp(entry["timestamp"]), environment
+    stamp = entry.get("timestamp")
+    moment = parse_timestamp(stamp) if stamp else (ctx.publish_time or ctx.received_at)
+    return entry, moment, entry.get("environment")
+
+
+def to_row(entry: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
+    payload, moment, environment = _normalise(entry, ctx)
+    message = payload["message"]
+    supported = contract_file(ctx.settings.schemas_dir, "pro_log", "supported_messages.json")["messages"]
+    if message not in supported:
+        raise SkipRecord(message)
+
+    extra = {_key(k): (k, v) for k, v in (payload.get("extra") or {}).items()}
+    consent = (payload.get("extra") or {}).get("consent") or {}
+    row = RowBuilder(ctx.table)
+    row.set("message", message, "$.message")
+    row.set("environement", environment or ctx.settings.environment)
+    row.set("user_id", payload.get("user_id"), "$.user_id")
+    row.set("technical_message_id", payload.get("technical_message_id"), "$.technical_message_id")
+    row.set("log_timestamp", bq_timestamp(moment))
+    row.set("partition_date", local_date(moment, ctx.settings.time_zone).isoformat())
+
+    for column in ctx.table.columns:
+        if column in _FROM_ENVELOPE:
+            continue
+        if column in _CONSENT_LISTS and isinstance(consent, dict):
+            row.set(column, consent.get(_CONSENT_LISTS[column]), f"$.extra.consent.{_CONSENT_LISTS[column]}")
+            continue
+        for candidate in (_key(column), *_ALIASES.get(column, ())):
+            if candidate in extra:
+                original, value = extra[candidate]
+                if ctx.table.columns[column].type == "TIMESTAMP" and value is not None:
+                    value = bq_timestamp(parse_timestamp(value))
+                row.set(column, value, f"$.extra.{original}")
+                break
+    return row.build()

@@ -1,0 +1,74 @@
+"""Cloud Functions entry points: envelope → core → ack (return) or retry (raise).
+
+Nothing else decides ack versus retry: a ``TransientError`` (or any unexpected failure)
+propagates so Pub/Sub / Eventarc redeliver; everything wrong with the input itself has
+already been written to ``ingestion_errors`` and the input is acknowledged.
+"""
+
+from __future__ import annotations
+
+import functions_framework
+import orjson
+from cloudevents.http import CloudEvent
+
+from ingest import clients, envelopes
+from ingest.config import settings
+from ingest.errors import RecordError
+from ingest.logs import log
+from ingest.pipeline import now
+from ingest.records import SourceRef
+from ingest.sinks.audit import Counts
+from ingest.sinks.dead_letter import error_row
+
+
+def _ingest_pubsub(event: CloudEvent, function: str, contract: str, topic: str) -> None:
+    pipe = clients.pipeline()
+    try:
+        message = envelopes.pubsub_message(event.get("source"), event.data, topic)
+    except RecordError as error:
+        _reject_envelope(event, function, contract, error)
+        return
+    pipe.ingest_message(function=function, contract=contract, data=message.data, source=message.source,
+                        attributes=message.attributes, publish_time=message.publish_time)
+
+
+def _reject_envelope(event: CloudEvent, function: str, contract: str | None, error: RecordError) -> None:
+    """An envelope we cannot read is itself the record: keep it whole, with the event id."""
+    pipe = clients.pipeline()
+    started = now()
+    source = SourceRef(kind="pubsub", message_id=event.get("id"), topic=event.get("source"))
+    raw = orjson.dumps(event.data, default=str)
+    pipe.dead_letter([error_row(raw=raw, source=source, contract=contract, error_type=error.error_type,
+                                reasons=error.reasons, received_at=started, code_version=settings().code_version,
+                                payload_limit=settings().dead_letter_payload_bytes)])
+    pipe.audit(function=function, contract=contract, source=source, counts=Counts(received=1, invalid=1),
+               started_at=started)
+
+
+@functions_framework.cloud_event
+def ingest_events(event: CloudEvent) -> None:
+    """Tracking events (pro_event) from Pub/Sub: one event, a JSON array, or NDJSON per message."""
+    _ingest_pubsub(event, "ingest_events", "pro_event", settings().events_topic)
+
+
+@functions_framework.cloud_event
+def ingest_logs(event: CloudEvent) -> None:
+    """Backend logs (pro_log) from Pub/Sub: LogEntry exports of a log sink, or bare payloads."""
+    _ingest_pubsub(event, "ingest_logs", "pro_log", settings().logs_topic)
+
+
+@functions_framework.cloud_event
+def ingest_file(event: CloudEvent) -> None:
+    """Partner files: Cloud Storage finalize via Eventarc, or a bucket notification via Pub/Sub."""
+    try:
+        ref = envelopes.storage_object(event["type"], event.data, settings().notifications_topic,
+                                       event.get("source"))
+    except RecordError as error:
+        _reject_envelope(event, "ingest_file", None, error)
+        return
+    if ref is None:
+        log("DEBUG", "notification_ignored", "not an object finalize", event_id=event.get("id"))
+        return
+    clients.pipeline().ingest_object(function="ingest_file", bucket=ref.bucket, name=ref.name,
+                                     generation=ref.generation, metadata=ref.metadata,
+                                     open_object=clients.open_object)

@@ -1,0 +1,169 @@
+import gzip
+import io
+import shutil
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ingest.config import Settings
+from ingest.errors import TransientError
+from ingest.pipeline import Pipeline
+from ingest.records import SourceRef
+from ingest.rowid import row_id
+from tests.support.fake_writer import FakeWriter
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+EXAMPLES = SCHEMAS / "pro_event" / "examples"
+EVENT = orjson.loads((EXAMPLES / "ga4_export.pass.json").read_bytes())
+LOG = orjson.loads((SCHEMAS / "pro_log" / "examples" / "logentry_stock.pass.json").read_bytes())
+
+
+def _pipe(**overrides) -> tuple[Pipeline, FakeWriter]:
+    writer = FakeWriter()
+    return Pipeline(Settings(schemas_dir=overrides.pop("schemas_dir", SCHEMAS), **overrides), writer), writer
+
+
+def _message(pipe: Pipeline, data: bytes, contract: str = "pro_event", message_id: str = "m1"):
+    return pipe.ingest_message(function="ingest_events", contract=contract, data=data,
+                               source=SourceRef(kind="pubsub", topic="tracking-events", message_id=message_id),
+                               attributes={"origin": "test"}, publish_time=datetime.now(timezone.utc))
+
+
+def test_every_record_has_exactly_one_outcome_and_the_audit_proves_it():
+    denied = {**EVENT, "privacy_info": {"analytics_storage": "No"}}
+    missing = {k: v for k, v in EVENT.items() if k != "privacy_info"}
+    data = b"\n".join([orjson.dumps(EVENT), b"{broken", orjson.dumps(denied), orjson.dumps(missing),
+                       orjson.dumps(EVENT), orjson.dumps({"event_name": "x"})])
+    pipe, writer = _pipe()
+    counts = _message(pipe, data)
+    assert (counts.received, counts.written, counts.invalid, counts.consent_dropped, counts.duplicates) == (6, 1, 2, 2, 1)
+    assert counts.balanced()
+    [row] = writer.rows("pro_event")
+    assert row["offer_id"] == "998877" and row["unique_session_id"] == "1234567890.1763800000-1763899000"
+    assert row["ingestion_source"] == "pubsub://tracking-events/m1#0"
+    errors = {e["source"]["record_index"]: e for e in writer.rows("ingestion_errors")}
+    assert errors[1]["raw_payload"] == "{broken" and errors[1]["error_type"] == "invalid_json"
+    assert errors[5]["error_type"] == "schema_violation"
+    assert {r["path"] for r in errors[5]["reasons"]} == {"$", }  # both required fields missing at the root
+    assert len(errors[5]["reasons"]) == 2
+    [audit] = writer.rows("ingestion_audit")
+    assert audit["received"] == 6 and audit["written"] == 1 and audit["consent_dropped"] == 2
+
+
+def test_redelivery_produces_the_same_ids():
+    pipe, writer = _pipe()
+    data = orjson.dumps([EVENT, {"bad": True}])
+    _message(pipe, data)
+    _message(pipe, data)
+    assert len(writer.rows("pro_event")) == 1
+    assert len(writer.rows("ingestion_errors")) == 1
+    assert len(writer.rows("ingestion_audit")) == 1
+
+
+def test_row_rejected_by_bigquery_goes_to_the_dead_letter_and_the_rest_lands():
+    pipe, writer = _pipe()
+    other = {**EVENT, "event_name": "hasClickedShowBooking"}
+    writer.reject[row_id("pro_event", other)] = "Cannot convert value"
+    counts = _message(pipe, orjson.dumps([EVENT, other]))
+    assert counts.written == 1 and counts.invalid == 1 and counts.balanced()
+    [error] = writer.rows("ingestion_errors")
+    assert error["error_type"] == "rejected_by_bigquery" and orjson.loads(error["raw_payload"]) == other
+
+
+def test_transient_failure_raises_so_the_message_is_retried():
+    pipe, writer = _pipe()
+    writer.fail_next = 1
+    with pytest.raises(TransientError):
+        _message(pipe, orjson.dumps(EVENT))
+    _message(pipe, orjson.dumps(EVENT))
+    assert len(writer.rows("pro_event")) == 1
+
+
+def test_denied_consent_is_pseudonymised_when_the_policy_says_so(tmp_path):
+    schemas = tmp_path / "schemas"
+    shutil.copytree(SCHEMAS, schemas)
+    (schemas / "pro_event" / "consent.json").write_bytes(orjson.dumps(
+        {"purpose": "analytics", "granted_purposes": ["analytics"], "on_denied": "pseudonymise", "on_missing": "drop"}))
+    pipe, writer = _pipe(schemas_dir=schemas, pseudonymisation_key="secret")
+    counts = _message(pipe, orjson.dumps({**EVENT, "privacy_info": {"analytics_storage": "No"}}))
+    assert counts.pseudonymised == 1 and counts.written == 1
+    [row] = writer.rows("pro_event")
+    assert "user_id" not in row and "event_params" not in row
+    assert row["user_pseudo_id"] != EVENT["user_pseudo_id"] and len(row["user_pseudo_id"]) == 32
+    assert row["consent_status"] == "pseudonymised"
+    assert "?" not in row["page_location"] and row["traffic_medium"] == "email"
+
+
+def test_pro_log_maps_extra_and_skips_unsupported_kinds():
+    pipe, writer = _pipe()
+    other = {**LOG, "jsonPayload": {**LOG["jsonPayload"], "message": "Some log we do not cover"}}
+    counts = _message(pipe, orjson.dumps([LOG, other]), contract="pro_log")
+    assert counts.skipped == 1 and counts.written == 1 and counts.balanced()
+    [row] = writer.rows("pro_log")
+    assert row["environement"] == "production" and row["stock_old_price"] == "12.50"
+    assert row["stock_old_quantity"] == 10 and row["stock_new_quantity"] == 8 and row["stock_booking_quantity"] == 2
+    assert row["partition_date"] == "2026-11-23" and row["user_id"] == "1234"
+
+
+def test_cookies_consent_log_fills_the_consent_columns():
+    pipe, writer = _pipe()
+    bare = orjson.loads((SCHEMAS / "pro_log" / "examples" / "bare_cookies_consent.pass.json").read_bytes())
+    _message(pipe, orjson.dumps(bare), contract="pro_log")
+    [row] = writer.rows("pro_log")
+    assert row["cookies_consent_accepted"] == ["firebase"] and row["cookies_consent_refused"] == ["hotjar"]
+    assert row["device_id"] == "d-123" and row["analytics_source"] == "app-pro"
+    assert row["choice_datetime"] == "2026-11-23T10:04:59.500000Z" and row["environement"] == "local"
+
+
+def test_bad_extra_value_is_an_invalid_value_error_with_its_path():
+    pipe, writer = _pipe()
+    bad = {**LOG, "jsonPayload": {**LOG["jsonPayload"], "extra": {"old_quantity": "ten", "stock_price": "cheap"}}}
+    counts = _message(pipe, orjson.dumps(bad), contract="pro_log")
+    assert counts.invalid == 1
+    [error] = writer.rows("ingestion_errors")
+    assert error["error_type"] == "invalid_value"
+    assert {r["path"] for r in error["reasons"]} == {"$.extra.old_quantity", "$.extra.stock_price"}
+
+
+def _opener(content: bytes):
+    @contextmanager
+    def open_object(bucket, name, generation):
+        yield io.BytesIO(content)
+    return open_object
+
+
+def test_file_drop_is_streamed_in_batches_with_line_numbers():
+    lines = [orjson.dumps({**EVENT, "event_name": f"e{i}"}) for i in range(7)] + [b"oops"]
+    pipe, writer = _pipe(file_batch_lines=3)
+    counts = pipe.ingest_object(function="ingest_file", bucket="partner-drops", name="events/2026/a.ndjson.gz",
+                                generation=17, metadata={}, open_object=_opener(gzip.compress(b"\n".join(lines))))
+    assert counts.received == 8 and counts.written == 7 and counts.invalid == 1
+    [error] = writer.rows("ingestion_errors")
+    assert error["source"] == {"bucket": "partner-drops", "object": "events/2026/a.ndjson.gz",
+                               "generation": 17, "line_number": 8}
+    [audit] = writer.rows("ingestion_audit")
+    assert audit["source"] == "gs://partner-drops/events/2026/a.ndjson.gz#17"
+
+
+def test_unknown_prefix_and_format_are_recorded_not_read():
+    pipe, writer = _pipe()
+    def never(*_):
+        raise AssertionError("must not be read")
+    pipe.ingest_object(function="ingest_file", bucket="b", name="misc/x.ndjson", generation=1,
+                       metadata={"name": "misc/x.ndjson"}, open_object=never)
+    pipe.ingest_object(function="ingest_file", bucket="b", name="events/x.csv", generation=1,
+                       metadata={"name": "events/x.csv"}, open_object=never)
+    types = sorted(e["error_type"] for e in writer.rows("ingestion_errors"))
+    assert types == ["unknown_contract", "unsupported_format"]
+
+
+def test_truncated_gzip_keeps_what_came_before():
+    good = gzip.compress(b"\n".join(orjson.dumps({**EVENT, "event_name": f"e{i}"}) for i in range(50)))
+    pipe, writer = _pipe(file_batch_lines=10)
+    counts = pipe.ingest_object(function="ingest_file", bucket="b", name="events/x.ndjson.gz", generation=1,
+                                metadata={}, open_object=_opener(good[: len(good) - 20]))
+    assert counts.invalid == 1 and counts.written >= 40
+    assert [e["error_type"] for e in writer.rows("ingestion_errors")] == ["undecodable_file"]
