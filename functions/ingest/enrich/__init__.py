@@ -1,0 +1,1 @@
+"""Pure, cached derivations of analyst columns: device, page path and traffic origin."""

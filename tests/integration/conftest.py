@@ -1,0 +1,132 @@
+"""Session fixtures: real emulators (Pub/Sub, fake-gcs-server, local-bigquery) on test ports,
+the functions served from the bundle by functions-framework, and the wiring between them.
+
+The ports differ from `make up`'s, so tests can run while a developer's stack is up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from google.cloud import bigquery, pubsub_v1, storage
+
+from tests.support.fault_proxy import FaultProxy
+from tools import bundle, emulators, provision
+from tools.local_run import LocalNames, function_env
+
+REPO = Path(__file__).resolve().parents[2]
+CFG = emulators.StackConfig(pubsub_port=18085, gcs_port=14443, bigquery_port=19050, bigquery_grpc_port=19060,
+                            state_dir=REPO / ".local" / "test-stack")
+PORTS = {"ingest_events": 18081, "ingest_logs": 18082, "ingest_file": 18083}
+FAULTY_PORT = 18084
+FAULTY_TOPIC = "faulty-events"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[emulators.Stack]:
+    emulators.stop_stack(CFG)  # leftovers of an interrupted session
+    with pytest.MonkeyPatch.context() as patch, emulators.start_stack(CFG) as running:
+        for key, value in running.env().items():
+            patch.setenv(key, value)
+        yield running
+        emulators.stop_stack(CFG)  # the function servers recorded in the same state dir
+
+
+@pytest.fixture(scope="session")
+def names() -> LocalNames:
+    return LocalNames(dataset=f"it_{uuid.uuid4().hex[:8]}", events_topic="tracking-events", logs_topic="backend-logs",
+                      ports=PORTS)
+
+
+@pytest.fixture(scope="session")
+def bq(stack: emulators.Stack, names: LocalNames) -> bigquery.Client:
+    client = provision.bigquery_client(CFG.project, CFG.bigquery_url)
+    provision.create_dataset(client, names.dataset, REPO / "schemas")
+    return client
+
+
+@pytest.fixture(scope="session")
+def bucket(stack: emulators.Stack) -> storage.Bucket:
+    provision.create_bucket(CFG.project, CFG.bucket)
+    return storage.Client(project=CFG.project).bucket(CFG.bucket)
+
+
+@pytest.fixture(scope="session")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The deployable bundle, so the tests exercise what would be uploaded."""
+    return bundle.build(tmp_path_factory.mktemp("bundle") / "function-source")
+
+
+@pytest.fixture(scope="session")
+def functions(stack: emulators.Stack, bq: bigquery.Client, bucket: storage.Bucket, names: LocalNames,
+              source: Path) -> dict[str, str]:
+    env = function_env(stack.env(), names, CFG)
+    servers = {target: emulators.serve_function(target, source / "main.py", port, env, config=CFG)
+               for target, port in PORTS.items()}
+    provision.create_routes(CFG.project, [
+        provision.Route(names.events_topic, servers["ingest_events"].url),
+        provision.Route(names.logs_topic, servers["ingest_logs"].url),
+        provision.Route(CFG.notification_topic, servers["ingest_file"].url),
+    ])
+    yield {target: server.url for target, server in servers.items()}
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def fault_proxy(stack: emulators.Stack) -> Iterator[FaultProxy]:
+    with FaultProxy(CFG.bigquery_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="session")
+def faulty_events_topic(stack: emulators.Stack, bq: bigquery.Client, names: LocalNames, source: Path,
+                        fault_proxy: FaultProxy) -> Iterator[str]:
+    """ingest_events behind a BigQuery that fails on demand, fed by its own topic."""
+    env = {**function_env(stack.env(), names, CFG), "BIGQUERY_EMULATOR_HOST": fault_proxy.url,
+           "BIGQUERY_TIMEOUT_S": "1", "EVENTS_TOPIC": FAULTY_TOPIC}
+    # A second server of the same target keeps its pid file and log in a state dir of its own.
+    own = dataclasses.replace(CFG, state_dir=CFG.state_dir / "faulty")
+    emulators.stop_stack(own)
+    server = emulators.serve_function("ingest_events", source / "main.py", FAULTY_PORT, env, config=own)
+    provision.create_routes(CFG.project, [provision.Route(FAULTY_TOPIC, server.url)])
+    yield pubsub_v1.PublisherClient().topic_path(CFG.project, FAULTY_TOPIC)
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def publisher(stack: emulators.Stack) -> pubsub_v1.PublisherClient:
+    return pubsub_v1.PublisherClient()
+
+
+@pytest.fixture
+def query(bq: bigquery.Client, names: LocalNames) -> Callable[..., list[dict[str, Any]]]:
+    def run(sql: str, **params: Any) -> list[dict[str, Any]]:
+        config = bigquery.QueryJobConfig(
+            default_dataset=f"{CFG.project}.{names.dataset}",
+            query_parameters=[bigquery.ScalarQueryParameter(k, "STRING", v) for k, v in params.items()])
+        return [dict(row) for row in bq.query(sql, job_config=config).result()]
+    return run
+
+
+def eventually(probe: Callable[[], Any], timeout: float = 45.0, interval: float = 0.3) -> Any:
+    """Poll until probe() is truthy; the last value is in the failure message."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")

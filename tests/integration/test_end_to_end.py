@@ -1,0 +1,137 @@
+"""Published messages and dropped files become BigQuery rows, through the real emulators and
+the functions served by functions-framework from the deployable bundle."""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from ingest.config import Settings
+from ingest.clients import build_pipeline
+from ingest.records import SourceRef
+from tests.integration.conftest import CFG, eventually
+from tests.support.fault_proxy import Outcome
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "schemas"
+
+
+def _example(contract: str, name: str) -> dict:
+    return orjson.loads((EXAMPLES / contract / "examples" / name).read_bytes())
+
+
+def _event(marker: str, **changes) -> dict:
+    return {**_example("pro_event", "ga4_export.pass.json"), "user_pseudo_id": marker, **changes}
+
+
+def test_events_published_as_a_batch_land_with_their_columns(functions, publisher, query):
+    marker = f"it-{uuid.uuid4().hex[:8]}"
+    topic = publisher.topic_path(CFG.project, "tracking-events")
+    batch = [_event(marker, event_name=f"e{i}") for i in range(3)]
+    batch.append(_event(marker, event_name="denied", privacy_info={"analytics_storage": "No"}))
+    publisher.publish(topic, orjson.dumps(batch)).result()
+    rows = eventually(lambda: (r := query(
+        "SELECT * FROM pro_event WHERE event_date >= '2000-01-01' AND user_pseudo_id = @m ORDER BY event_name",
+        m=marker)) and len(r) >= 3 and r)
+    assert [r["event_name"] for r in rows] == ["e0", "e1", "e2"]
+    row = rows[0]
+    assert row["offer_id"] == "998877" and row["offerer_id"] == "AEWQ" and row["is_edition"] is False
+    assert row["unique_session_id"] == f"{marker}-1763899000" and row["session_number"] == 7
+    assert row["traffic_medium"] == "email" and row["traffic_campaign"] == "rentree_2026"
+    assert row["user_device_category"] == "desktop" and row["url_path_extract"] == "/offres"
+    assert str(row["event_date"]) == "2025-11-23" and row["row_id"]
+    [audit] = eventually(lambda: query("SELECT * FROM ingestion_audit WHERE source = @s",
+                                       s=rows[0]["ingestion_source"].rsplit("#", 1)[0]))
+    assert (audit["received"], audit["written"], audit["consent_dropped"]) == (4, 3, 1)
+
+
+def test_log_entries_land_in_pro_log(functions, publisher, query):
+    technical_id = f"it-{uuid.uuid4().hex[:8]}"
+    entry = _example("pro_log", "logentry_stock.pass.json")
+    entry["jsonPayload"]["technical_message_id"] = technical_id
+    publisher.publish(publisher.topic_path(CFG.project, "backend-logs"), orjson.dumps(entry)).result()
+    [row] = eventually(lambda: query("SELECT * FROM pro_log WHERE partition_date >= '2000-01-01' "
+                                     "AND technical_message_id = @t", t=technical_id))
+    assert row["message"] == "Successfully updated stock" and row["environement"] == "production"
+    assert row["stock_old_quantity"] == 10 and str(row["stock_new_price"]) == "13"
+
+
+def test_dropped_gzip_file_lands_line_by_line(functions, bucket, query):
+    token = uuid.uuid4().hex[:8]
+    lines = [{**_example("userpilot_event", "interaction.pass.json"), "user_id": f"{token}-{i}"} for i in range(5)]
+    body = b"\n".join(orjson.dumps(line) for line in lines) + b"\n{not json}\n"
+    name = f"userpilot/{token}/export.ndjson.gz"
+    bucket.blob(name).upload_from_string(gzip.compress(body))
+    rows = eventually(lambda: (r := query("SELECT * FROM userpilot_event WHERE inserted_at >= TIMESTAMP('2000-01-01') "
+                                          "AND STARTS_WITH(user_id, @t)", t=token)) and len(r) == 5 and r)
+    assert {r["interaction_status"] for r in rows} == {"SEEN"} and rows[0]["browser"] == "Firefox"
+    [error] = eventually(lambda: query("SELECT * FROM ingestion_errors WHERE source.object = @o", o=name))
+    assert error["error_type"] == "invalid_json" and error["source"]["line_number"] == 6
+    assert error["raw_payload"] == "{not json}"
+
+
+def test_invalid_input_is_acked_into_ingestion_errors_with_its_reason(functions, publisher, query):
+    marker = f"it-{uuid.uuid4().hex[:8]}"
+    raw = orjson.dumps({"event_name": "page_view", "event_timestamp": "not a time", "note": marker})
+    message_id = publisher.publish(publisher.topic_path(CFG.project, "tracking-events"), raw).result()
+    [error] = eventually(lambda: query("SELECT * FROM ingestion_errors WHERE source.message_id = @m", m=message_id))
+    assert error["raw_payload"] == raw.decode() and error["error_type"] == "schema_violation"
+    paths = {reason["path"] for reason in error["reasons"]}
+    assert paths == {"$", "$.event_timestamp"}, error["reasons"]
+
+
+def test_the_same_event_published_twice_is_one_row(functions, publisher, query):
+    marker = f"it-{uuid.uuid4().hex[:8]}"
+    topic = publisher.topic_path(CFG.project, "tracking-events")
+    first = publisher.publish(topic, orjson.dumps(_event(marker))).result()
+    second = publisher.publish(topic, orjson.dumps(_event(marker))).result()
+    eventually(lambda: len(query("SELECT * FROM ingestion_audit WHERE source = @a OR source = @b",
+                                 a=f"pubsub://tracking-events/{first}", b=f"pubsub://tracking-events/{second}")) == 2)
+    rows = query("SELECT * FROM pro_event WHERE event_date >= '2000-01-01' AND user_pseudo_id = @m", m=marker)
+    assert len(rows) == 1
+
+
+def test_a_redelivered_message_writes_nothing_twice(bq, names, query):
+    """The same Pub/Sub message handled twice (as after a lost ack) against the real emulator."""
+    marker = f"it-{uuid.uuid4().hex[:8]}"
+    pipe = build_pipeline(Settings(project=CFG.project, dataset=names.dataset, bigquery_emulator_host=CFG.bigquery_url))
+    source = SourceRef(kind="pubsub", topic="tracking-events", message_id=f"redelivered-{marker}")
+    data = orjson.dumps([_event(marker), {"broken": True}])
+    for _ in range(2):
+        pipe.ingest_message(function="ingest_events", contract="pro_event", data=data, source=source,
+                            attributes={}, publish_time=datetime.now(timezone.utc))
+    assert len(query("SELECT * FROM pro_event WHERE event_date >= '2000-01-01' AND user_pseudo_id = @m", m=marker)) == 1
+    assert len(query("SELECT * FROM ingestion_errors WHERE source.message_id = @m", m=source.message_id)) == 1
+    assert len(query("SELECT * FROM ingestion_audit WHERE source = @s", s=source.uri())) == 1
+
+
+def test_transient_bigquery_failure_is_retried_by_pubsub_and_lands_once(faulty_events_topic, fault_proxy,
+                                                                        publisher, query):
+    marker = f"it-{uuid.uuid4().hex[:8]}"
+    fault_proxy.reset_stats()
+    # The first insert reaches BigQuery but its response is lost; the next ones are refused
+    # outright. With a 1 s client deadline the function gives up, answers 500, and Pub/Sub
+    # redelivers until BigQuery answers again.
+    fault_proxy.lose_response_next(1, r"/tables/pro_event/insertAll")
+    fault_proxy.reject_next(6, r"/tables/pro_event/insertAll")
+    publisher.publish(faulty_events_topic, orjson.dumps(_event(marker))).result()
+    eventually(lambda: query("SELECT * FROM pro_event WHERE event_date >= '2000-01-01' AND user_pseudo_id = @m",
+                             m=marker), timeout=90)
+    eventually(lambda: fault_proxy.pending_faults() == 0 and query(
+        "SELECT * FROM ingestion_audit WHERE function = 'ingest_events' AND source LIKE 'pubsub://faulty-events/%'"),
+        timeout=90)
+    outcomes = fault_proxy.counts()
+    assert outcomes[Outcome.LOST] == 1 and outcomes[Outcome.REJECTED] == 6
+    rows = query("SELECT * FROM pro_event WHERE event_date >= '2000-01-01' AND user_pseudo_id = @m", m=marker)
+    assert len(rows) == 1
+
+
+def test_unknown_prefix_is_recorded_with_a_reason(functions, bucket, query):
+    name = f"misc/{uuid.uuid4().hex[:8]}.ndjson"
+    bucket.blob(name).upload_from_string(b"{}\n")
+    [error] = eventually(lambda: query("SELECT * FROM ingestion_errors WHERE source.object = @o", o=name))
+    assert error["error_type"] == "unknown_contract" and error["contract"] is None
+    assert "misc" in error["reasons"][0]["message"]
