@@ -1,42 +1,30 @@
 """Checks a decoded record against its contract's input JSON Schema.
 
-The common case (a valid record) goes through a fastjsonschema-compiled check (~20 µs);
-only records that fail pay for jsonschema's full pass, which reports every error with its
-JSON path instead of only the first one.
+jsonschema-rs (a Rust validator) answers the common case — a valid record — in ~4 µs, and
+only for a record that fails do we ask it for every error with its JSON path, not just the
+first. The pure-Python jsonschema package costs ~560 µs per event here (performance notes).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import fastjsonschema
-import jsonschema
+import jsonschema_rs
 
 from ingest.errors import Reason
 
 
 class RecordValidator:
     def __init__(self, schema: dict[str, Any]) -> None:
-        self._fast = fastjsonschema.compile(schema)
-        jsonschema.Draft7Validator.check_schema(schema)
-        self._thorough = jsonschema.Draft7Validator(
-            schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
-        )
+        self._validator = jsonschema_rs.Draft7Validator(schema, validate_formats=True)
 
     def errors(self, record: Any) -> list[Reason]:
         """Every violation of the schema; empty when the record is valid."""
-        try:
-            self._fast(record)
+        if self._validator.is_valid(record):
             return []
-        except fastjsonschema.JsonSchemaException as fast_error:
-            reasons = [
-                Reason(error.json_path, error.message)
-                for error in sorted(self._thorough.iter_errors(record), key=lambda e: e.json_path)
-            ]
-            # The two engines disagree only on corner cases of "format"; never let a record
-            # that one of them rejected through without a reason.
-            return reasons or [Reason("$" + _dotted(fast_error.path), fast_error.message)]
+        return sorted((Reason(_json_path(error.instance_path), error.message)
+                       for error in self._validator.iter_errors(record)), key=lambda r: r.path)
 
 
-def _dotted(path: list[Any] | None) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in (path or [])[1:])
+def _json_path(parts: list[str | int]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)

@@ -16,6 +16,8 @@ _FALSE = frozenset({"false", "0", "no", "n", "f", "off"})
 
 
 def _string(value: Any) -> str:
+    if type(value) is str:
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -101,28 +103,49 @@ _COERCE: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def coerce(column: Column, value: Any) -> Any:
+def converter(column: Column) -> Callable[[Any], Any]:
     convert = _COERCE[column.type]
-    if column.repeated:
+    if not column.repeated:
+        return convert
+
+    def convert_each(value: Any) -> list[Any]:
         items = value if isinstance(value, list) else [value]
         return [convert(item) for item in items if item is not None]
-    return convert(value)
+    return convert_each
+
+
+def coerce(column: Column, value: Any) -> Any:
+    return converter(column)(value)
+
+
+_CONVERTERS: dict[int, dict[str, Callable[[Any], Any]]] = {}
+
+
+def _converters(table: TableSchema) -> dict[str, Callable[[Any], Any]]:
+    """Per table, built once: tables are loaded once per process and live as long as it."""
+    found = _CONVERTERS.get(id(table))
+    if found is None:
+        found = _CONVERTERS[id(table)] = {name: converter(column) for name, column in table.columns.items()}
+    return found
 
 
 class RowBuilder:
     """Collects a row column by column; unknown columns are a programming error."""
 
+    __slots__ = ("table", "row", "reasons", "_convert")
+
     def __init__(self, table: TableSchema) -> None:
         self.table = table
         self.row: dict[str, Any] = {}
         self.reasons: list[Reason] = []
+        self._convert = _converters(table)
 
     def set(self, column: str, value: Any, path: str = "$") -> None:
-        if value is None or value == "" or value == []:
+        if value is None or value == "":
             self.row.pop(column, None)
             return
         try:
-            self.row[column] = coerce(self.table.columns[column], value)
+            self.row[column] = self._convert[column](value)
         except ValueError as error:
             self.reasons.append(Reason(path, f"{column}: {error}"))
 

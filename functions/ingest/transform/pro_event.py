@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, replace
+from dataclasses import fields, replace
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.consent import Action, pseudonym
-from ingest.enrich.origin import compute_origin, traffic_fields
+from ingest.enrich.origin import Origin, compute_origin, traffic_fields
 from ingest.enrich.urls import url_path_agg, url_path_extract
 from ingest.enrich.useragent import parse_user_agent
 from ingest.transform.coerce import RowBuilder
@@ -19,6 +19,7 @@ from ingest.transform.timeutil import bq_timestamp, local_date, parse_timestamp
 
 _GA4_VALUE_KEYS = ("string_value", "int_value", "double_value", "float_value")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_ORIGIN_FIELDS = tuple(f.name for f in fields(Origin))
 
 
 @lru_cache(maxsize=4096)
@@ -34,7 +35,12 @@ def flatten_params(params: Any) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for param in params or ():
         value = param.get("value") or {}
-        flat[param["key"]] = next((value[k] for k in _GA4_VALUE_KEYS if value.get(k) is not None), None)
+        found = None
+        for kind in _GA4_VALUE_KEYS:
+            found = value.get(kind)
+            if found is not None:
+                break
+        flat[param["key"]] = found
     return flat
 
 
@@ -99,8 +105,15 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     row.set("traffic_medium", medium)
     row.set("traffic_source", source)
     if origin is not None:
-        row.set("traffic_origin", {k: v for k, v in asdict(origin).items() if v is not None})
+        row.set("traffic_origin", _origin_record(origin))
     return row.build()
+
+
+@lru_cache(maxsize=4096)
+def _origin_record(origin: Origin) -> dict[str, str]:
+    """Origins repeat (same campaign, same referrer), so their record form is cached; it is
+    never mutated downstream."""
+    return {name: value for name in _ORIGIN_FIELDS if (value := getattr(origin, name)) is not None}
 
 
 def _set_device(row: RowBuilder, event: dict[str, Any]) -> None:

@@ -29,5 +29,5 @@ def local_date(moment: datetime, zone_name: str) -> date:
 
 
 def bq_timestamp(moment: datetime) -> str:
-    """The format insertAll accepts for TIMESTAMP, microsecond precision kept."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The format insertAll accepts for TIMESTAMP, microsecond precision kept (UTC input)."""
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
