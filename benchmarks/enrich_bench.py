@@ -157,7 +157,7 @@ def main() -> None:
     path_draws = [url_path_extract(url) for url in url_draws]
     origin_draws = [
         (url, referrer, SITE_HOSTS)
-        for url, referrer in zip(url_draws, zipf_draws(_REFERRERS, args.calls, rng))
+        for url, referrer in zip(url_draws, zipf_draws(_REFERRERS, args.calls, rng), strict=True)
     ]
     origins = [compute_origin(*draw) for draw in origin_draws]
     print(f"{args.calls:,} calls drawn from {len(agents)} agents, {len(urls)} URLs, "
@@ -168,7 +168,7 @@ def main() -> None:
         url_path_agg(url_path_extract(url))
         traffic_fields(compute_origin(url, referrer, SITE_HOSTS))
 
-    event_draws = [(ua, url, ref) for ua, (url, ref, _) in zip(ua_draws, origin_draws)]
+    event_draws = [(ua, url, ref) for ua, (url, ref, _) in zip(ua_draws, origin_draws, strict=True)]
 
     print("\nuncached, once per distinct input (the cost of a cache miss)")
     parse_user_agent_uncached(agents[0])  # builds the parser (~0.2 s), outside the timing

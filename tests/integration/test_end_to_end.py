@@ -10,8 +10,8 @@ from pathlib import Path
 
 import orjson
 
-from ingest.config import Settings
 from ingest.clients import build_pipeline
+from ingest.config import Settings
 from ingest.records import SourceRef
 from tests.integration.conftest import CFG, eventually
 from tests.support.fault_proxy import Outcome
