@@ -53,7 +53,7 @@ def function_env(stack_env: dict[str, str], names: LocalNames, cfg: emulators.St
     return {**stack_env, "BQ_DATASET": names.dataset, "EVENTS_TOPIC": names.events_topic,
             "LOGS_TOPIC": names.logs_topic, "GCS_NOTIFICATION_TOPIC": cfg.notification_topic,
             "PSEUDONYMISATION_KEY": "local-dev-only-key", "CODE_VERSION": "local", "ENVIRONMENT": "local",
-            "BIGQUERY_TIMEOUT_S": "10"}
+            "BIGQUERY_TIMEOUT_S": "10", "REFERENCE_DATA_URI": str(REPO / "tools" / "sample_reference.ndjson")}
 
 
 def up(cfg: emulators.StackConfig, names: LocalNames) -> emulators.Stack:
@@ -135,12 +135,13 @@ def report(bq: bigquery.Client, dataset: str, since: float) -> None:
     for row in bq.query(query).result():
         print(f"  {row['contract'] or '(none)':<16} {row['error_type']:<22} {row['n']:>4}  e.g. {row['example']}")
     query = (f"SELECT contract, SUM(received) r, SUM(written) w, SUM(invalid) i, SUM(consent_dropped) c, "
-             f"SUM(skipped) s, SUM(duplicates) d FROM `{dataset}.ingestion_audit` "
+             f"SUM(skipped) s, SUM(duplicates) d, SUM(reference_misses) m FROM `{dataset}.ingestion_audit` "
              f"WHERE started_at >= TIMESTAMP_SECONDS({int(since)}) GROUP BY contract ORDER BY contract")
     print("\ningestion_audit (received = written + invalid + consent_dropped + skipped + duplicates):")
     for row in bq.query(query).result():
         print(f"  {row['contract'] or '(none)':<16} received {row['r']:>5} = written {row['w']} + invalid {row['i']} "
-              f"+ consent_dropped {row['c']} + skipped {row['s']} + duplicates {row['d']}")
+              f"+ consent_dropped {row['c']} + skipped {row['s']} + duplicates {row['d']}"
+              + (f"   (unknown reference ids: {row['m']})" if row["m"] else ""))
 
 
 def demo(cfg: emulators.StackConfig, names: LocalNames, events_count: int, batch: int) -> None:

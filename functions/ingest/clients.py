@@ -11,6 +11,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, storage
 
 from ingest.config import Settings, settings
+from ingest.enrich.reference import ReferenceData
 from ingest.files import ObjectMissing
 from ingest.pipeline import Pipeline
 from ingest.sinks.bigquery import BigQueryWriter
@@ -41,10 +42,25 @@ def open_object(bucket: str, name: str, generation: int) -> Iterator[BinaryIO]:
         yield stream
 
 
+def read_lines(uri: str) -> Iterator[bytes]:
+    """Lines of a gs:// object or a local file, streamed."""
+    if uri.startswith("gs://"):
+        bucket, _, name = uri[len("gs://"):].partition("/")
+        with storage_client().bucket(bucket).blob(name).open("rb", chunk_size=READ_CHUNK_BYTES) as stream:
+            yield from stream
+    else:
+        with open(uri, "rb") as stream:
+            yield from stream
+
+
 def build_pipeline(config: Settings) -> Pipeline:
     writer = BigQueryWriter(bigquery_client(config), config.dataset, config.insert_batch_rows,
                             config.insert_batch_bytes, config.bigquery_timeout_s)
-    return Pipeline(config, writer)
+    reference = None
+    if config.reference_data_uri:
+        uri = config.reference_data_uri
+        reference = ReferenceData(lambda: read_lines(uri), config.reference_ttl_s, uri)
+    return Pipeline(config, writer, reference)
 
 
 @lru_cache(maxsize=1)

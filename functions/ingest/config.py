@@ -58,7 +58,9 @@ class Settings:
     pseudonymisation_key: str = ""
     """HMAC key for pseudonymised ids (Secret Manager in production)."""
     reference_data_uri: str = ""
-    """Optional gs:// path of the offerer/venue reference snapshot (NDJSON)."""
+    """Optional gs://bucket/path (or local path) of the offerer/venue reference snapshot (NDJSON)."""
+    reference_ttl_s: float = 600.0
+    """How long a loaded reference snapshot is used before it is read again."""
     bigquery_emulator_host: str = ""
     """http://host:port of a local BigQuery emulator; empty in production."""
     code_version: str = "dev"
@@ -97,6 +99,7 @@ class Settings:
             environment=get("ENVIRONMENT", defaults.environment),
             pseudonymisation_key=get("PSEUDONYMISATION_KEY", ""),
             reference_data_uri=get("REFERENCE_DATA_URI", ""),
+            reference_ttl_s=float(get("REFERENCE_TTL_S", str(defaults.reference_ttl_s))),
             bigquery_emulator_host=get("BIGQUERY_EMULATOR_HOST", ""),
             code_version=get("CODE_VERSION", get("K_REVISION", defaults.code_version)),
             log_level=get("LOG_LEVEL", defaults.log_level),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import traceback
 import zlib
+from collections import Counter
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ from ingest import contracts
 from ingest.config import Settings
 from ingest.consent import Action, load_policy
 from ingest.decode import decode_line, split_message
+from ingest.enrich.reference import ReferenceData, ReferenceSnapshot
 from ingest.errors import Reason, RecordError, TransientError
 from ingest.files import ObjectMissing, iter_lines, open_lines, plan_object
 from ingest.logs import log
@@ -64,20 +66,21 @@ def now() -> datetime:
 
 def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
             received_at: datetime, publish_time: datetime | None = None,
-            attributes: dict[str, str] | None = None) -> Prepared:
+            attributes: dict[str, str] | None = None, reference: ReferenceSnapshot | None = None) -> Prepared:
     table = contracts.table_schema(settings.schemas_dir, contract)
     validator = contracts.input_validator(settings.schemas_dir, contract)
     policy = load_policy(settings.schemas_dir, contract)
     transform = TRANSFORMS[contract]
     ingested_at = bq_timestamp(received_at)
     out = Prepared()
+    tally: Counter[str] = Counter()
 
     def reject(record: Record, error: RecordError) -> None:
         out.counts.invalid += 1
         out.errors.append(error_row(
             raw=record.raw, source=record.source, contract=contract, error_type=error.error_type,
             reasons=error.reasons, received_at=received_at, code_version=settings.code_version,
-            payload_limit=settings.dead_letter_payload_bytes, attributes=attributes))
+            payload_limit=settings.dead_letter_payload_bytes, attributes=attributes, size=record.size))
 
     for record in records:
         out.counts.received += 1
@@ -98,7 +101,7 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
                 out.counts.consent_dropped += 1
                 continue
         ctx = TransformContext(settings=settings, table=table, received_at=received_at,
-                               publish_time=publish_time, consent_action=action)
+                               publish_time=publish_time, consent_action=action, reference=reference, tally=tally)
         try:
             row = transform(record.value, ctx)
         except SkipRecord:
@@ -122,15 +125,20 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
         if action is Action.PSEUDONYMISE:
             out.counts.pseudonymised += 1
     out.counts.written = len(out.rows)
+    out.counts.reference_misses = tally["reference_misses"]
+    if tally["reference_bad_values"]:
+        log("WARNING", "reference_bad_values", "reference values that do not fit their column were left out",
+            contract=contract, count=tally["reference_bad_values"])
     return out
 
 
 class Pipeline:
     """Binds ``prepare`` to the BigQuery sinks; one instance per process."""
 
-    def __init__(self, settings: Settings, writer: BigQueryWriter) -> None:
+    def __init__(self, settings: Settings, writer: BigQueryWriter, reference: ReferenceData | None = None) -> None:
         self.settings = settings
         self.writer = writer
+        self.reference = reference
         self._errors_table = contracts.table_schema(settings.schemas_dir, "ingestion_errors").table_id
         self._audit_table = contracts.table_schema(settings.schemas_dir, "ingestion_audit").table_id
 
@@ -177,7 +185,7 @@ class Pipeline:
         started = now()
         records = split_message(data, source, self.settings.max_record_bytes, self.settings.max_message_bytes)
         prepared = prepare(contract, records, self.settings, received_at=started,
-                           publish_time=publish_time, attributes=attributes)
+                           publish_time=publish_time, attributes=attributes, reference=self._snapshot())
         counts = self.write(contract, prepared, received_at=started)
         self.audit(function=function, contract=contract, source=source, counts=counts, started_at=started)
         return counts
@@ -200,7 +208,8 @@ class Pipeline:
                 for batch_number, batch in enumerate(_batched(lines, self.settings.file_batch_lines), 1):
                     records = [self._line_record(number, line, length, source) for number, line, length in batch]
                     line_number = batch[-1][0]
-                    prepared = prepare(contract, records, self.settings, received_at=started)
+                    prepared = prepare(contract, records, self.settings, received_at=started,
+                                       reference=self._snapshot())
                     total.add(self.write(contract, prepared, received_at=started))
                     log("INFO", "file_progress", f"{name}: {line_number} lines read", source=source.uri(),
                         batch=batch_number, lines=line_number, written=total.written, invalid=total.invalid)
@@ -220,11 +229,14 @@ class Pipeline:
         self.audit(function=function, contract=contract, source=source, counts=total, started_at=started)
         return total
 
+    def _snapshot(self) -> ReferenceSnapshot | None:
+        return self.reference.snapshot() if self.reference is not None else None
+
     def _line_record(self, number: int, line: bytes, length: int, source: SourceRef) -> Record:
         located = SourceRef(kind="gcs", bucket=source.bucket, object=source.object,
                             generation=source.generation, line_number=number)
         if length > self.settings.max_record_bytes:
-            return Record(raw=line, source=located, error=RecordError("oversized", [
+            return Record(raw=line, source=located, size=length, error=RecordError("oversized", [
                 Reason("$", f"line is {length} bytes, limit is {self.settings.max_record_bytes}")]))
         return decode_line(line, located, self.settings.max_record_bytes)
 

@@ -47,3 +47,5 @@ class Record:
     value: Any = None
     """Decoded JSON; meaningless when ``error`` is set."""
     error: RecordError | None = None
+    size: int | None = None
+    """Length as received when ``raw`` holds only its first bytes (a runaway file line)."""

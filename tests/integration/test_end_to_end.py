@@ -43,6 +43,7 @@ def test_events_published_as_a_batch_land_with_their_columns(functions, publishe
     assert row["traffic_medium"] == "email" and row["traffic_campaign"] == "rentree_2026"
     assert row["user_device_category"] == "desktop" and row["url_path_extract"] == "/offres"
     assert str(row["event_date"]) == "2025-11-23" and row["row_id"]
+    assert row["venue_name"] == "Librairie du Port" and row["offerer_name"] == "SARL Lire et Voir"
     [audit] = eventually(lambda: query("SELECT * FROM ingestion_audit WHERE source = @s",
                                        s=rows[0]["ingestion_source"].rsplit("#", 1)[0]))
     assert (audit["received"], audit["written"], audit["consent_dropped"]) == (4, 3, 1)

@@ -167,3 +167,15 @@ def test_truncated_gzip_keeps_what_came_before():
                                 metadata={}, open_object=_opener(good[: len(good) - 20]))
     assert counts.invalid == 1 and counts.written >= 40
     assert [e["error_type"] for e in writer.rows("ingestion_errors")] == ["undecodable_file"]
+
+
+def test_runaway_line_is_dead_lettered_with_its_true_size():
+    pipe, writer = _pipe(max_record_bytes=3000, dead_letter_payload_bytes=1000)
+    content = b'{"a":"' + b"x" * 5000 + b'"}\n' + orjson.dumps(EVENT) + b"\n"
+    counts = pipe.ingest_object(function="ingest_file", bucket="b", name="events/x.ndjson", generation=1,
+                                metadata={}, open_object=_opener(content))
+    assert counts.written == 1 and counts.invalid == 1
+    [error] = writer.rows("ingestion_errors")
+    assert error["error_type"] == "oversized" and error["source"]["line_number"] == 1
+    assert error["raw_payload_bytes"] == 5008 and error["raw_payload_truncated"] is True
+    assert len(error["raw_payload"]) == 1000

@@ -19,6 +19,8 @@ class Counts:
     pseudonymised: int = 0
     skipped: int = 0
     duplicates: int = 0
+    reference_misses: int = 0
+    """Not an outcome: rows whose venue/offerer id the reference snapshot did not know."""
 
     def add(self, other: "Counts") -> None:
         for name, value in asdict(other).items():

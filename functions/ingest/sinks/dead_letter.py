@@ -16,8 +16,10 @@ from ingest.transform.timeutil import bq_timestamp
 
 def error_row(*, raw: bytes, source: SourceRef, contract: str | None, error_type: str,
               reasons: list[Reason], received_at: datetime, code_version: str, payload_limit: int,
-              attributes: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
-    """``(error_id, row)``; the id is stable across redeliveries of the same record."""
+              attributes: dict[str, str] | None = None, size: int | None = None) -> tuple[str, dict[str, Any]]:
+    """``(error_id, row)``; the id is stable across redeliveries of the same record.
+    ``size`` is the length as received when ``raw`` was already cut short by the reader."""
+    size = len(raw) if size is None else size
     kept = raw[:payload_limit]
     try:
         payload, encoding = kept.decode("utf-8"), "utf-8"
@@ -34,8 +36,8 @@ def error_row(*, raw: bytes, source: SourceRef, contract: str | None, error_type
         "source": source.as_row(),
         "raw_payload": payload,
         "raw_payload_encoding": encoding,
-        "raw_payload_bytes": len(raw),
-        "raw_payload_truncated": len(raw) > payload_limit,
+        "raw_payload_bytes": size,
+        "raw_payload_truncated": size > len(kept),
         "code_version": code_version,
     }
     if attributes:

@@ -3,6 +3,7 @@ schema file declares it, and every conversion failure is kept as a reason."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
@@ -10,6 +11,7 @@ import orjson
 
 from ingest.contracts import Column, TableSchema
 from ingest.errors import Reason, RecordError
+from ingest.transform.timeutil import bq_timestamp, parse_timestamp
 
 _TRUE = frozenset({"true", "1", "yes", "y", "t", "on"})
 _FALSE = frozenset({"false", "0", "no", "n", "f", "off"})
@@ -81,8 +83,22 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _passthrough(value: Any) -> Any:
-    """TIMESTAMP, DATE and RECORD values are produced already formatted by the transforms."""
+def _date(value: Any) -> str:
+    try:
+        return date.fromisoformat(str(value)[:10]).isoformat()
+    except ValueError:
+        raise ValueError(f"expected a date (YYYY-MM-DD), got {value!r}") from None
+
+
+def _timestamp(value: Any) -> str:
+    try:
+        return bq_timestamp(parse_timestamp(value))
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"expected an RFC 3339 timestamp, got {value!r}") from None
+
+
+def _record(value: Any) -> Any:
+    """RECORD values are built by the transforms, field by field."""
     return value
 
 
@@ -97,9 +113,9 @@ _COERCE: dict[str, Callable[[Any], Any]] = {
     "BOOL": _bool,
     "BOOLEAN": _bool,
     "JSON": _json,
-    "TIMESTAMP": _passthrough,
-    "DATE": _passthrough,
-    "RECORD": _passthrough,
+    "TIMESTAMP": _timestamp,
+    "DATE": _date,
+    "RECORD": _record,
 }
 
 
@@ -148,6 +164,16 @@ class RowBuilder:
             self.row[column] = self._convert[column](value)
         except ValueError as error:
             self.reasons.append(Reason(path, f"{column}: {error}"))
+
+    def try_set(self, column: str, value: Any) -> bool:
+        """For optional enrichment: a value that does not fit is left out, not an error."""
+        if value is None or value == "":
+            return True
+        try:
+            self.row[column] = self._convert[column](value)
+        except ValueError:
+            return False
+        return True
 
     def build(self) -> dict[str, Any]:
         if self.reasons:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from ingest.config import Settings
 from ingest.consent import Action
 from ingest.contracts import TableSchema
+from ingest.enrich.reference import ReferenceSnapshot
 
 
 class SkipRecord(Exception):
@@ -21,3 +23,6 @@ class TransformContext:
     received_at: datetime
     publish_time: datetime | None = None
     consent_action: Action = Action.KEEP
+    reference: ReferenceSnapshot | None = None
+    tally: Counter[str] = field(default_factory=Counter)
+    """Per-batch side counts a transform reports (e.g. reference_misses), shared by the batch."""

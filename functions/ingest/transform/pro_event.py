@@ -11,11 +11,12 @@ from urllib.parse import urlsplit
 
 from ingest.consent import Action, pseudonym
 from ingest.enrich.origin import Origin, compute_origin, traffic_fields
+from ingest.enrich.reference import KEYS as REFERENCE_KEYS
 from ingest.enrich.urls import url_path_agg, url_path_extract
 from ingest.enrich.useragent import parse_user_agent
 from ingest.transform.coerce import RowBuilder
 from ingest.transform.context import TransformContext
-from ingest.transform.timeutil import bq_timestamp, local_date, parse_timestamp
+from ingest.transform.timeutil import local_date, parse_timestamp
 
 _GA4_VALUE_KEYS = ("string_value", "int_value", "double_value", "float_value")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -84,7 +85,7 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     row.set("page_name", sent("page_title") or screen, "$.page_title")
     row.set("user_pseudo_id", user_pseudo_id, "$.user_pseudo_id")
     row.set("user_id", user_id, "$.user_id")
-    row.set("event_timestamp", bq_timestamp(moment))
+    row.set("event_timestamp", moment)
     row.set("event_date", event_date.isoformat())
     row.set("session_number", sent("ga_session_number"), "$.ga_session_number")
     row.set("session_id", session_id, "$.ga_session_id")
@@ -106,7 +107,25 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     row.set("traffic_source", source)
     if origin is not None:
         row.set("traffic_origin", _origin_record(origin))
+    if ctx.reference is not None:
+        _join_reference(row, ctx)
     return row.build()
+
+
+def _join_reference(row: RowBuilder, ctx: TransformContext) -> None:
+    """Offerer / venue / partner attributes from the snapshot; unknown ids are counted."""
+    assert ctx.reference is not None
+    for kind, key in REFERENCE_KEYS.items():
+        identifier = row.row.get(key)
+        if identifier is None:
+            continue
+        attributes = ctx.reference.lookup(kind, identifier)
+        if attributes is None:
+            ctx.tally["reference_misses"] += 1
+            continue
+        for column, value in attributes.items():
+            if column in ctx.table.columns and not row.try_set(column, value):
+                ctx.tally["reference_bad_values"] += 1
 
 
 @lru_cache(maxsize=4096)

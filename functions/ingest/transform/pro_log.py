@@ -14,7 +14,7 @@ from typing import Any
 from ingest.contracts import contract_file
 from ingest.transform.coerce import RowBuilder
 from ingest.transform.context import SkipRecord, TransformContext
-from ingest.transform.timeutil import bq_timestamp, local_date, parse_timestamp
+from ingest.transform.timeutil import local_date, parse_timestamp
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "offer_id": ("offerid", "offer"),
@@ -75,7 +75,7 @@ def to_row(entry: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     row.set("environement", environment or ctx.settings.environment)
     row.set("user_id", payload.get("user_id"), "$.user_id")
     row.set("technical_message_id", payload.get("technical_message_id"), "$.technical_message_id")
-    row.set("log_timestamp", bq_timestamp(moment))
+    row.set("log_timestamp", moment)
     row.set("partition_date", local_date(moment, ctx.settings.time_zone).isoformat())
 
     for column in ctx.table.columns:
@@ -87,8 +87,6 @@ def to_row(entry: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
         for candidate in (_key(column), *_ALIASES.get(column, ())):
             if candidate in extra:
                 original, value = extra[candidate]
-                if ctx.table.columns[column].type == "TIMESTAMP" and value is not None:
-                    value = bq_timestamp(parse_timestamp(value))
                 row.set(column, value, f"$.extra.{original}")
                 break
     return row.build()

@@ -14,9 +14,11 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def parse_timestamp(value: int | str) -> datetime:
+def parse_timestamp(value: int | str | datetime) -> datetime:
     """Integer microseconds since the epoch (GA4 export) or RFC 3339; always UTC-aware."""
-    if isinstance(value, int):
+    if isinstance(value, datetime):
+        return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+    if isinstance(value, int) and not isinstance(value, bool):
         return _EPOCH + timedelta(microseconds=value)
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     if parsed.tzinfo is None:
