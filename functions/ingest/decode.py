@@ -8,7 +8,6 @@ Decoding never raises: what cannot be decoded becomes a record carrying its erro
 from __future__ import annotations
 
 import zlib
-from dataclasses import replace
 
 import orjson
 
@@ -45,22 +44,22 @@ def split_message(data: bytes, source: SourceRef, max_record_bytes: int,
         except orjson.JSONDecodeError as error:
             return [_invalid_json(data, source, error)]
         return [
-            _check_size(Record(raw=orjson.dumps(item), source=replace(source, record_index=i), value=item),
+            _check_size(Record(raw=orjson.dumps(item), source=source.at(record_index=i), value=item),
                         max_record_bytes)
             for i, item in enumerate(items)
         ]
     lines = [line for line in body.split(b"\n") if line.strip()]
-    if len(lines) > 1 and len(body) <= max_record_bytes:
-        # One pretty-printed document spans lines too; only a body that is not one
-        # document is NDJSON.
+    if len(lines) <= 1:
+        return [decode_line(data, source, max_record_bytes)]
+    first = decode_line(lines[0], source.at(record_index=0), max_record_bytes)
+    if first.error is not None and len(body) <= max_record_bytes:
+        # A first line that is not a document of its own: one pretty-printed document?
         try:
             return [Record(raw=data, source=source, value=orjson.loads(body))]
         except orjson.JSONDecodeError:
             pass
-    if len(lines) <= 1:
-        return [decode_line(data, source, max_record_bytes)]
-    return [decode_line(line, replace(source, record_index=i), max_record_bytes)
-            for i, line in enumerate(lines)]
+    return [first] + [decode_line(line, source.at(record_index=i), max_record_bytes)
+                      for i, line in enumerate(lines[1:], 1)]
 
 
 def decode_line(raw: bytes, source: SourceRef, max_record_bytes: int) -> Record:

@@ -74,6 +74,7 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
     ingested_at = bq_timestamp(received_at)
     out = Prepared()
     tally: Counter[str] = Counter()
+    contexts: dict[Action, TransformContext] = {}
 
     def reject(record: Record, error: RecordError) -> None:
         out.counts.invalid += 1
@@ -100,8 +101,11 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
             if action is Action.DROP:
                 out.counts.consent_dropped += 1
                 continue
-        ctx = TransformContext(settings=settings, table=table, received_at=received_at,
-                               publish_time=publish_time, consent_action=action, reference=reference, tally=tally)
+        ctx = contexts.get(action)
+        if ctx is None:
+            ctx = contexts[action] = TransformContext(
+                settings=settings, table=table, received_at=received_at, publish_time=publish_time,
+                consent_action=action, reference=reference, tally=tally)
         try:
             row = transform(record.value, ctx)
         except SkipRecord:
@@ -233,8 +237,7 @@ class Pipeline:
         return self.reference.snapshot() if self.reference is not None else None
 
     def _line_record(self, number: int, line: bytes, length: int, source: SourceRef) -> Record:
-        located = SourceRef(kind="gcs", bucket=source.bucket, object=source.object,
-                            generation=source.generation, line_number=number)
+        located = source.at(line_number=number)
         if length > self.settings.max_record_bytes:
             return Record(raw=line, source=located, size=length, error=RecordError("oversized", [
                 Reason("$", f"line is {length} bytes, limit is {self.settings.max_record_bytes}")]))
