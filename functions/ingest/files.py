@@ -14,6 +14,10 @@ from typing import BinaryIO, Iterator
 PREFIX_CONTRACTS = {"events": "pro_event", "logs": "pro_log", "userpilot": "userpilot_event"}
 """First path segment of the object name → contract."""
 
+IGNORED_PREFIXES = frozenset({"processed", "quarantine"})
+"""Where handled and rejected files are kept (bucket lifecycle rules expire them): moving a file
+there finalizes a new object, which must not be ingested a second time."""
+
 NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".json")
 
 
@@ -27,10 +31,13 @@ class ObjectPlan:
     problem: str | None
     """Why the object cannot be loaded (error_type, message), or None."""
     error_type: str | None = None
+    ignored: bool = False
 
 
 def plan_object(name: str) -> ObjectPlan:
     prefix = name.split("/", 1)[0] if "/" in name else ""
+    if prefix in IGNORED_PREFIXES:
+        return ObjectPlan(None, None, ignored=True)
     contract = PREFIX_CONTRACTS.get(prefix)
     if contract is None:
         known = ", ".join(f"{p}/" for p in PREFIX_CONTRACTS)

@@ -200,6 +200,9 @@ class Pipeline:
         started = now()
         source = SourceRef(kind="gcs", bucket=bucket, object=name, generation=generation)
         plan = plan_object(name)
+        if plan.ignored:
+            log("INFO", "object_ignored", f"{name}: archive prefix, not ingested", source=source.uri())
+            return Counts()
         if plan.problem is not None:
             return self._reject_object(function, plan.contract, source, metadata, plan.error_type or "",
                                        plan.problem, started)

@@ -36,7 +36,13 @@ def test_gzip_is_recognised_by_content_not_name():
 ])
 def test_object_name_picks_the_contract(name, contract, problem):
     plan = plan_object(name)
-    assert plan.contract == contract and plan.error_type == problem
+    assert plan.contract == contract and plan.error_type == problem and not plan.ignored
+
+
+@pytest.mark.parametrize("name", ["processed/events/a.ndjson", "quarantine/x.csv"])
+def test_archive_prefixes_are_ignored_not_dead_lettered(name):
+    plan = plan_object(name)
+    assert plan.ignored and plan.problem is None
 
 
 def _pubsub(data: bytes, **attributes):

@@ -1,0 +1,194 @@
+variable "bigquery_location" {
+  description = "Location of the BigQuery dataset (a multi-region such as EU, or a region compatible with var.region)."
+  type        = string
+  default     = "EU"
+}
+
+variable "dataset_id" {
+  description = "BigQuery dataset holding the contract tables (BQ_DATASET for the functions)."
+  type        = string
+  default     = "analytics"
+}
+
+variable "dead_letter_alert_threshold" {
+  description = "Alert when more than this many invocations dead-letter records within 5 minutes (0: alert on the first one)."
+  type        = number
+  default     = 0
+}
+
+variable "deletion_protection" {
+  description = "Refuse to destroy the BigQuery tables (set false only to tear down a test environment)."
+  type        = bool
+  default     = true
+}
+
+variable "environment" {
+  description = "Environment name, passed to the functions as ENVIRONMENT and used as a label."
+  type        = string
+  default     = "staging"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,62}$", var.environment))
+    error_message = "environment must be lowercase letters, digits and hyphens (it is a label value)."
+  }
+}
+
+variable "events_topic_name" {
+  description = "Pub/Sub topic websites publish tracking events to (ingest_events)."
+  type        = string
+  default     = "tracking-events"
+}
+
+variable "function_sizing" {
+  description = "Per-function resources, keyed by entry point. Concurrency above 1 needs at least 1 CPU; gen2 event-driven functions time out at 540 s at most."
+  type = map(object({
+    available_cpu                    = optional(string, "1")
+    available_memory                 = optional(string, "512Mi")
+    max_instance_count               = optional(number, 10)
+    max_instance_request_concurrency = optional(number, 8)
+    timeout_seconds                  = optional(number, 300)
+  }))
+  default = {
+    ingest_events = {}
+    ingest_logs   = {}
+    ingest_file   = { available_memory = "1Gi", max_instance_count = 5, max_instance_request_concurrency = 2, timeout_seconds = 540 }
+  }
+
+  validation {
+    condition     = length(var.function_sizing) == 3 && alltrue([for name in ["ingest_events", "ingest_file", "ingest_logs"] : contains(keys(var.function_sizing), name)])
+    error_message = "function_sizing must have exactly the keys ingest_events, ingest_file and ingest_logs (use {} for the defaults)."
+  }
+}
+
+variable "labels" {
+  description = "Extra labels for every resource that takes labels (app and environment are always set)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the functions."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "logs_topic_name" {
+  description = "Pub/Sub topic backends (or a Cloud Logging sink) publish logs to (ingest_logs)."
+  type        = string
+  default     = "backend-logs"
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries of a message before it goes to its dead-letter topic (5-100). With Eventarc's backoff (10 s doubling to 600 s), 15 attempts span about 1.5 hours of retries."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts must be between 5 and 100 (Pub/Sub limits)."
+  }
+}
+
+variable "max_record_bytes" {
+  description = "MAX_RECORD_BYTES of the functions: larger records go to the dead letter. null keeps the code's default."
+  type        = number
+  default     = null
+}
+
+variable "noncurrent_version_retention_days" {
+  description = "Days an overwritten, deleted or moved partner file stays readable as a noncurrent version (versioning is on)."
+  type        = number
+  default     = 30
+}
+
+variable "notification_channels" {
+  description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) for the dead-letter alert."
+  type        = list(string)
+  default     = []
+}
+
+variable "partition_expiration_days" {
+  description = "Days a table partition is kept before BigQuery deletes it; null keeps partitions forever."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.partition_expiration_days == null || try(var.partition_expiration_days >= 1, false)
+    error_message = "partition_expiration_days must be null or at least 1."
+  }
+}
+
+variable "partner_bucket_name" {
+  description = "Name of the partner drop bucket; null gives <project_id>-partner-drops."
+  type        = string
+  default     = null
+}
+
+variable "processed_retention_days" {
+  description = "Days files under processed/ are kept in the partner bucket."
+  type        = number
+  default     = 30
+}
+
+variable "project_id" {
+  description = "Google Cloud project to deploy into (GCP_PROJECT for the functions)."
+  type        = string
+}
+
+variable "pseudonymisation_key_secret_id" {
+  description = "Secret Manager secret holding the HMAC key (PSEUDONYMISATION_KEY)."
+  type        = string
+  default     = "pseudonymisation-key"
+}
+
+variable "pseudonymisation_key_version" {
+  description = "Version of the HMAC key secret the functions read; pin a number to control rotations."
+  type        = string
+  default     = "latest"
+}
+
+variable "quarantine_retention_days" {
+  description = "Days files under quarantine/ are kept in the partner bucket."
+  type        = number
+  default     = 90
+}
+
+variable "reference_data_uri" {
+  description = "gs://bucket/path of the NDJSON reference snapshot (REFERENCE_DATA_URI); the functions get read access to that bucket. null: no reference data."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.reference_data_uri == null || can(regex("^gs://[a-z0-9][a-z0-9._-]+/.+", var.reference_data_uri))
+    error_message = "reference_data_uri must look like gs://bucket/path/file.ndjson."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions, their triggers and the buckets (the partner bucket must be in the trigger's region)."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "sources_bucket_name" {
+  description = "Name of the bucket holding function source archives; null gives <project_id>-function-sources."
+  type        = string
+  default     = null
+}
+
+variable "time_zone" {
+  description = "TIME_ZONE of the functions (event_date is computed in it)."
+  type        = string
+  default     = "Europe/Paris"
+}
+
+variable "topic_message_retention_duration" {
+  description = "How long the two ingestion topics keep published messages (e.g. \"604800s\"), so a subscription can be seeked back to replay them; null: no topic retention (no storage cost)."
+  type        = string
+  default     = null
+}
