@@ -4,6 +4,12 @@ Why insertAll over the Storage Write API for now: it dedupes on insertId (a rede
 message writes nothing twice within BigQuery's dedupe window), it reports rejected rows one
 by one in BigQuery's own words, and it needs no protobuf descriptors per table. The Write
 API is cheaper per GB; see docs/write-path.md for the measurements and the switch criteria.
+
+The request body is serialized here with orjson, once per row, instead of by
+``Client.insert_rows_json`` (stdlib json: ~24 µs per row, as much as the rest of the record
+path together); it is sent through the client's own authenticated, retrying call, so
+credentials, endpoint and retry behave exactly as the public method's. The integration tests
+exercise this against the emulator, which answers in BigQuery's own wording.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ class BigQueryWriter:
     def __init__(self, client: bigquery.Client, dataset: str, max_rows: int, max_bytes: int,
                  timeout_s: float) -> None:
         self._client = client
-        self._dataset = f"{client.project}.{dataset}"
+        self._project = client.project
+        self._dataset_id = dataset
         self._max_rows = max_rows
         self._max_bytes = max_bytes
         self._timeout_s = timeout_s
@@ -45,12 +52,13 @@ class BigQueryWriter:
     def insert(self, table: str, rows: Sequence[tuple[str, dict[str, Any]]]) -> list[Rejection]:
         """Write ``(row_id, row)`` pairs; transient failures raise ``TransientError``."""
         rejections: list[Rejection] = []
-        for chunk in self._chunks(rows):
-            ids = [row_id for row_id, _ in chunk]
+        path = f"/projects/{self._project}/datasets/{self._dataset_id}/tables/{table}/insertAll"
+        for ids, body in self.request_bodies(rows):
             try:
-                errors = self._client.insert_rows_json(
-                    f"{self._dataset}.{table}", [row for _, row in chunk], row_ids=ids,
-                    skip_invalid_rows=True, retry=self._retry, timeout=self._timeout_s,
+                response = self._client._call_api(
+                    self._retry, span_name="BigQuery.insertRowsJson", span_attributes={"path": path},
+                    method="POST", path=path, data=body, content_type="application/json",
+                    timeout=self._timeout_s,
                 )
             except (gexc.GoogleAPIError, requests.RequestException) as error:
                 # Retryable errors exhausted the client's own retries; anything else (a
@@ -58,22 +66,29 @@ class BigQueryWriter:
                 # this input may be acked: the message is retried, then lands in the
                 # subscription's dead-letter topic where it can be replayed.
                 raise TransientError(f"insert into {table} failed: {error}") from error
-            for error in errors:
+            for error in response.get("insertErrors", ()):
                 reasons = [Reason(f"$.{e.get('location') or ''}".rstrip("."), e.get("message", ""))
                            for e in error.get("errors", []) if e.get("reason") != "stopped"]
                 if reasons:
-                    rejections.append(Rejection(ids[error["index"]], reasons))
+                    rejections.append(Rejection(ids[int(error["index"])], reasons))
         return rejections
 
-    def _chunks(self, rows: Sequence[tuple[str, dict[str, Any]]]) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-        chunk: list[tuple[str, dict[str, Any]]] = []
+    def request_bodies(self, rows: Sequence[tuple[str, dict[str, Any]]]) -> Iterator[tuple[list[str], bytes]]:
+        """insertAll bodies of at most ``max_rows`` rows and ``max_bytes`` bytes."""
+        ids: list[str] = []
+        parts: list[bytes] = []
         size = 0
-        for pair in rows:
-            row_size = len(orjson.dumps(pair[1])) + 64
-            if chunk and (len(chunk) >= self._max_rows or size + row_size > self._max_bytes):
-                yield chunk
-                chunk, size = [], 0
-            chunk.append(pair)
-            size += row_size
-        if chunk:
-            yield chunk
+        for row_id, row in rows:
+            part = b'{"insertId":' + orjson.dumps(row_id) + b',"json":' + orjson.dumps(row) + b"}"
+            if parts and (len(parts) >= self._max_rows or size + len(part) > self._max_bytes):
+                yield ids, _body(parts)
+                ids, parts, size = [], [], 0
+            ids.append(row_id)
+            parts.append(part)
+            size += len(part) + 1
+        if parts:
+            yield ids, _body(parts)
+
+
+def _body(parts: list[bytes]) -> bytes:
+    return b'{"skipInvalidRows":true,"rows":[' + b",".join(parts) + b"]}"
