@@ -135,13 +135,21 @@ def report(bq: bigquery.Client, dataset: str, since: float) -> None:
     for row in bq.query(query).result():
         print(f"  {row['contract'] or '(none)':<16} {row['error_type']:<22} {row['n']:>4}  e.g. {row['example']}")
     query = (f"SELECT contract, SUM(received) r, SUM(written) w, SUM(invalid) i, SUM(consent_dropped) c, "
-             f"SUM(skipped) s, SUM(duplicates) d, SUM(reference_misses) m FROM `{dataset}.ingestion_audit` "
+             f"SUM(skipped) s, SUM(duplicates) d, SUM(reference_misses) m, COUNT(*) n, "
+             f"SUM(TIMESTAMP_DIFF(finished_at, started_at, MICROSECOND)) us FROM `{dataset}.ingestion_audit` "
              f"WHERE started_at >= TIMESTAMP_SECONDS({int(since)}) GROUP BY contract ORDER BY contract")
+    busy: list[tuple[str, int, int, float]] = []
     print("\ningestion_audit (received = written + invalid + consent_dropped + skipped + duplicates):")
     for row in bq.query(query).result():
         print(f"  {row['contract'] or '(none)':<16} received {row['r']:>5} = written {row['w']} + invalid {row['i']} "
               f"+ consent_dropped {row['c']} + skipped {row['s']} + duplicates {row['d']}"
               + (f"   (unknown reference ids: {row['m']})" if row["m"] else ""))
+        busy.append((row["contract"] or "(none)", row["w"], row["n"], row["us"] / 1e6))
+    print("\nfunction time (from ingestion_audit: first record read → audit row written, BigQuery emulator included):")
+    for contract, written, invocations, seconds in busy:
+        if written:
+            print(f"  {contract:<16} {written:>5} rows in {invocations} invocations, {seconds:.2f}s busy: "
+                  f"{written / seconds:,.0f} rows/s per busy instance")
 
 
 def demo(cfg: emulators.StackConfig, names: LocalNames, events_count: int, batch: int) -> None:
