@@ -11,6 +11,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ class ConsentPolicy:
         return signal, self.on_denied if signal is Signal.DENIED else self.on_missing
 
 
+@lru_cache(maxsize=None)
 def load_policy(schemas_dir: Path, contract: str) -> ConsentPolicy | None:
     """The contract's policy, validated; None when the contract is exempt."""
     if not (schemas_dir / contract / "consent.json").is_file():
@@ -79,6 +81,15 @@ def load_policy(schemas_dir: Path, contract: str) -> ConsentPolicy | None:
         on_denied=Action(spec["on_denied"]),
         on_missing=Action(spec["on_missing"]),
     )
+
+
+def check_policies(schemas_dir: Path, contracts: tuple[str, ...], pseudonymisation_key: str) -> None:
+    """Fail at start-up, not on the first denied record, when a policy is invalid or needs a key
+    that is not configured."""
+    for contract in contracts:
+        policy = load_policy(schemas_dir, contract)
+        if policy and Action.PSEUDONYMISE in (policy.on_denied, policy.on_missing) and not pseudonymisation_key:
+            raise ValueError(f"{contract}/consent.json pseudonymises but PSEUDONYMISATION_KEY is not set")
 
 
 def pseudonym(key: str, value: str, day: str) -> str:

@@ -21,7 +21,7 @@ import orjson
 
 from ingest import contracts
 from ingest.config import Settings
-from ingest.consent import Action, load_policy
+from ingest.consent import Action, check_policies, load_policy
 from ingest.decode import decode_line, split_message
 from ingest.enrich.reference import ReferenceData, ReferenceSnapshot
 from ingest.errors import Reason, RecordError, TransientError
@@ -143,6 +143,7 @@ class Pipeline:
         self.settings = settings
         self.writer = writer
         self.reference = reference
+        check_policies(settings.schemas_dir, tuple(TRANSFORMS), settings.pseudonymisation_key)
         self._errors_table = contracts.table_schema(settings.schemas_dir, "ingestion_errors").table_id
         self._audit_table = contracts.table_schema(settings.schemas_dir, "ingestion_audit").table_id
 

@@ -97,6 +97,21 @@ def test_denied_consent_is_pseudonymised_when_the_policy_says_so(tmp_path):
     assert "?" not in row["page_location"] and row["traffic_medium"] == "email"
 
 
+def test_a_policy_that_pseudonymises_without_a_key_fails_at_start_up(tmp_path):
+    schemas = tmp_path / "schemas"
+    shutil.copytree(SCHEMAS, schemas)
+    (schemas / "pro_event" / "consent.json").write_bytes(orjson.dumps(
+        {"purpose": "analytics", "granted_purposes": ["analytics"], "on_denied": "pseudonymise", "on_missing": "drop"}))
+    with pytest.raises(ValueError, match="PSEUDONYMISATION_KEY"):
+        _pipe(schemas_dir=schemas)
+    other = tmp_path / "other"  # contract files are read once per directory and process
+    shutil.copytree(SCHEMAS, other)
+    (other / "pro_event" / "consent.json").write_bytes(orjson.dumps(
+        {"purpose": "analytics", "granted_purposes": ["analytics"], "on_denied": "forget", "on_missing": "drop"}))
+    with pytest.raises(ValueError, match="on_denied"):
+        _pipe(schemas_dir=other, pseudonymisation_key="k")
+
+
 def test_pro_log_maps_extra_and_skips_unsupported_kinds():
     pipe, writer = _pipe()
     other = {**LOG, "jsonPayload": {**LOG["jsonPayload"], "message": "Some log we do not cover"}}
