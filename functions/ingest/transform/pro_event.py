@@ -98,15 +98,10 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     row.set("is_late", ctx.received_at - moment > timedelta(hours=ctx.settings.late_after_hours))
 
     _set_device(row, event)
-    path = url_path_extract(page_location)
-    row.set("url_path_extract", path)
-    row.set("url_path_agg", url_path_agg(path))
-    campaign, medium, source = traffic_fields(origin)
-    row.set("traffic_campaign", campaign)
-    row.set("traffic_medium", medium)
-    row.set("traffic_source", source)
-    if origin is not None:
-        row.set("traffic_origin", _origin_record(origin))
+    # Derived string columns, cached on their inputs (pages and origins repeat far more than
+    # events do) and added as they are: they are built from our own rules, never from raw input.
+    row.row.update(_path_columns(page_location))
+    row.row.update(_origin_columns(origin))
     if ctx.reference is not None:
         _join_reference(row, ctx)
     return row.build()
@@ -128,24 +123,50 @@ def _join_reference(row: RowBuilder, ctx: TransformContext) -> None:
                 ctx.tally["reference_bad_values"] += 1
 
 
+@lru_cache(maxsize=16384)
+def _path_columns(page_location: str | None) -> dict[str, str]:
+    path = url_path_extract(page_location)
+    return _present(url_path_extract=path, url_path_agg=url_path_agg(path))
+
+
 @lru_cache(maxsize=4096)
-def _origin_record(origin: Origin) -> dict[str, str]:
-    """Origins repeat (same campaign, same referrer), so their record form is cached; it is
-    never mutated downstream."""
-    return {name: value for name in _ORIGIN_FIELDS if (value := getattr(origin, name)) is not None}
+def _origin_columns(origin: Origin | None) -> dict[str, Any]:
+    campaign, medium, source = traffic_fields(origin)
+    record = {name: value for name in _ORIGIN_FIELDS if (value := getattr(origin, name, None)) is not None}
+    return _present(traffic_campaign=campaign, traffic_medium=medium, traffic_source=source,
+                    traffic_origin=record or None)
+
+
+@lru_cache(maxsize=8192)
+def _agent_columns(user_agent: str | None) -> dict[str, str]:
+    parsed = parse_user_agent(user_agent)
+    return _present(user_device_category=parsed.category,
+                    user_device_operating_system=parsed.operating_system,
+                    user_device_operating_system_version=parsed.operating_system_version,
+                    user_web_browser=parsed.browser, user_web_browser_version=parsed.browser_version)
+
+
+def _present(**columns: Any) -> dict[str, Any]:
+    return {name: value for name, value in columns.items() if value is not None}
 
 
 def _set_device(row: RowBuilder, event: dict[str, Any]) -> None:
-    """A GA4 device object, when present, wins over what the user agent says."""
-    device = event.get("device") or {}
+    """A GA4 device object, when present, wins field by field over what the user agent says."""
+    agent = _agent_columns(event.get("user_agent"))
+    device = event.get("device")
+    if not device:
+        row.row.update(agent)
+        return
     web = device.get("web_info") or {}
-    parsed = parse_user_agent(event.get("user_agent"))
-    row.set("user_device_category", device.get("category") or parsed.category)
-    row.set("user_device_operating_system", device.get("operating_system") or parsed.operating_system)
-    row.set("user_device_operating_system_version",
-            device.get("operating_system_version") or parsed.operating_system_version)
-    row.set("user_web_browser", web.get("browser") or parsed.browser)
-    row.set("user_web_browser_version", web.get("browser_version") or parsed.browser_version)
+    for column, value, path in (
+        ("user_device_category", device.get("category"), "$.device.category"),
+        ("user_device_operating_system", device.get("operating_system"), "$.device.operating_system"),
+        ("user_device_operating_system_version", device.get("operating_system_version"),
+         "$.device.operating_system_version"),
+        ("user_web_browser", web.get("browser"), "$.device.web_info.browser"),
+        ("user_web_browser_version", web.get("browser_version"), "$.device.web_info.browser_version"),
+    ):
+        row.set(column, value or agent.get(column), path)
 
 
 def _without_query(url: str | None) -> str | None:
