@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ingest.config import Settings
 from ingest.consent import Action
@@ -26,3 +26,7 @@ class TransformContext:
     reference: ReferenceSnapshot | None = None
     tally: Counter[str] = field(default_factory=Counter)
     """Per-batch side counts a transform reports (e.g. reference_misses), shared by the batch."""
+    late_after: timedelta = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "late_after", timedelta(hours=self.settings.late_after_hours))

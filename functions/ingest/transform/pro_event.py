@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields, replace
-from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
+
+import orjson
 
 from ingest.consent import Action, pseudonym
 from ingest.enrich.origin import Origin, compute_origin, traffic_fields
@@ -16,7 +17,7 @@ from ingest.enrich.urls import url_path_agg, url_path_extract
 from ingest.enrich.useragent import parse_user_agent
 from ingest.transform.coerce import RowBuilder
 from ingest.transform.context import TransformContext
-from ingest.transform.timeutil import local_date, parse_timestamp
+from ingest.transform.timeutil import bq_timestamp, local_date, parse_timestamp
 
 _GA4_VALUE_KEYS = ("string_value", "int_value", "double_value", "float_value")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -81,21 +82,27 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
         user_id, event_params = None, None
         page_location, page_referrer = _without_query(page_location), _origin_only(page_referrer)
 
-    row.set("event_name", event_name, "$.event_name")
+    # Values the schema validation or this function already typed go in as they are; the
+    # others are converted to their column's type, with a reason when they do not fit.
+    row.row.update(
+        event_name=event_name,
+        user_pseudo_id=user_pseudo_id,
+        event_timestamp=bq_timestamp(moment),
+        event_date=event_date.isoformat(),
+        consent_status="pseudonymised" if ctx.consent_action is Action.PSEUDONYMISE else "granted",
+        is_late=ctx.received_at - moment > ctx.late_after,
+    )
+    if session_id is not None:
+        row.set("session_id", session_id, "$.ga_session_id")
+        row.row["unique_session_id"] = f"{user_pseudo_id}-{row.row['session_id']}"
+    if event_params:
+        row.row["event_params"] = orjson.dumps(event_params).decode()
     row.set("page_name", sent("page_title") or screen, "$.page_title")
-    row.set("user_pseudo_id", user_pseudo_id, "$.user_pseudo_id")
     row.set("user_id", user_id, "$.user_id")
-    row.set("event_timestamp", moment)
-    row.set("event_date", event_date.isoformat())
     row.set("session_number", sent("ga_session_number"), "$.ga_session_number")
-    row.set("session_id", session_id, "$.ga_session_id")
-    row.set("unique_session_id", f"{user_pseudo_id}-{session_id}" if session_id is not None else None)
     row.set("platform", event.get("platform"), "$.platform")
     row.set("page_location", page_location, "$.page_location")
     row.set("page_referrer", page_referrer, "$.page_referrer")
-    row.set("event_params", event_params)
-    row.set("consent_status", "pseudonymised" if ctx.consent_action is Action.PSEUDONYMISE else "granted")
-    row.set("is_late", ctx.received_at - moment > timedelta(hours=ctx.settings.late_after_hours))
 
     _set_device(row, event)
     # Derived string columns, cached on their inputs (pages and origins repeat far more than
