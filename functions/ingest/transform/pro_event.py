@@ -17,7 +17,7 @@ from ingest.enrich.urls import url_path_agg, url_path_extract
 from ingest.enrich.useragent import parse_user_agent
 from ingest.transform.coerce import RowBuilder
 from ingest.transform.context import TransformContext
-from ingest.transform.timeutil import bq_timestamp, local_date, parse_timestamp
+from ingest.transform.timeutil import bq_timestamp, event_time, local_date
 
 _GA4_VALUE_KEYS = ("string_value", "int_value", "double_value", "float_value")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -61,7 +61,7 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
         if column in columns:
             row.set(column, value, f"$.event_params.{key}")
 
-    moment = parse_timestamp(event["event_timestamp"])
+    moment = event_time(event["event_timestamp"], "$.event_timestamp", ctx.received_at)
     event_date = local_date(moment, ctx.settings.time_zone)
     screen = sent("firebase_screen")
     event_name = event["event_name"]

@@ -14,7 +14,7 @@ from typing import Any
 from ingest.contracts import contract_file
 from ingest.transform.coerce import RowBuilder
 from ingest.transform.context import SkipRecord, TransformContext
-from ingest.transform.timeutil import local_date, parse_timestamp
+from ingest.transform.timeutil import event_time, local_date
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "offer_id": ("offerid", "offer"),
@@ -55,9 +55,9 @@ def _normalise(entry: dict[str, Any], ctx: TransformContext) -> tuple[dict[str, 
     if "jsonPayload" in entry:
         labels = (entry.get("resource") or {}).get("labels") or {}
         environment = labels.get("namespace_name") or labels.get("environment")
-        return entry["jsonPayload"], parse_timestamp(entry["timestamp"]), environment
+        return entry["jsonPayload"], event_time(entry["timestamp"], "$.timestamp", ctx.received_at), environment
     stamp = entry.get("timestamp")
-    moment = parse_timestamp(stamp) if stamp else (ctx.publish_time or ctx.received_at)
+    moment = event_time(stamp, "$.timestamp", ctx.received_at) if stamp else (ctx.publish_time or ctx.received_at)
     return entry, moment, entry.get("environment")
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from ingest.enrich.useragent import parse_user_agent
 from ingest.transform.coerce import RowBuilder
 from ingest.transform.context import TransformContext
+from ingest.transform.timeutil import event_time
 
 _DERIVED = frozenset({"inserted_at", "metadata", "interaction_entity_type", "interaction_entity_id",
                       "interaction_status", "row_id", "ingested_at", "ingestion_source"})
@@ -17,7 +18,7 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     for column in ctx.table.columns:
         if column not in _DERIVED:
             row.set(column, event.get(column), f"$.{column}")
-    row.set("inserted_at", event["inserted_at"], "$.inserted_at")
+    row.set("inserted_at", event_time(event["inserted_at"], "$.inserted_at", ctx.received_at))
     if event.get("metadata") is not None:
         row.set("metadata", event["metadata"], "$.metadata")
     if event["event_type"] == "interaction":
