@@ -76,3 +76,16 @@ def test_contract_tables_carry_every_seed_column() -> None:
         names = {n for n in names if n.replace("_", "").isalnum() and n == n.lower()}
         missing = names - set(contracts.table_schema(SCHEMAS, contract).columns)
         assert not missing, f"{contract} lacks seed columns {sorted(missing)}"
+
+
+def test_the_row_check_catches_unknown_columns_and_wrong_types() -> None:
+    """The guard above must be able to fail: a stray column or a mistyped value is reported."""
+    table = contracts.table_schema(SCHEMAS, "pro_event")
+    row = {"event_name": "x", "event_date": "2026-11-23", "event_timestamp": "2026-11-23T10:00:00.000000Z",
+           "user_pseudo_id": "u", "row_id": "r", "ingested_at": "2026-11-23T10:00:00.000000Z"}
+    assert row_problems(table, row) == []
+    assert row_problems(table, {**row, "offerId": "1"}) == ["offerId: no such column in pro_event"]
+    assert row_problems(table, {**row, "session_number": "3"}) == ["session_number: '3' is not a INT64"]
+    assert row_problems(table, {**row, "is_edition": 1}) == ["is_edition: 1 is not a BOOL"]
+    assert row_problems(table, {k: v for k, v in row.items() if k != "event_date"}) == [
+        "event_date: REQUIRED column missing"]

@@ -31,8 +31,7 @@ def _value_problem(column: Column, value: Any) -> str | None:
     elif kind == "DATE":
         ok = isinstance(value, str) and bool(date.fromisoformat(value))
     elif kind == "JSON":
-        ok = isinstance(value, str)
-        orjson.loads(value)
+        ok = isinstance(value, str) and orjson.loads(value) is not ...
     elif kind == "RECORD":
         if not isinstance(value, dict):
             return f"{column.name}: expected an object"
