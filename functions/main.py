@@ -16,7 +16,6 @@ from ingest.config import settings
 from ingest.errors import RecordError
 from ingest.logs import log
 from ingest.pipeline import now
-from ingest.records import SourceRef
 from ingest.sinks.audit import Counts
 from ingest.sinks.dead_letter import error_row
 
@@ -26,17 +25,19 @@ def _ingest_pubsub(event: CloudEvent, function: str, contract: str, topic: str) 
     try:
         message = envelopes.pubsub_message(event.get("source"), event.data, topic)
     except RecordError as error:
-        _reject_envelope(event, function, contract, error)
+        _reject_envelope(event, function, contract, error, topic)
         return
     pipe.ingest_message(function=function, contract=contract, data=message.data, source=message.source,
                         attributes=message.attributes, publish_time=message.publish_time)
 
 
-def _reject_envelope(event: CloudEvent, function: str, contract: str | None, error: RecordError) -> None:
+def _reject_envelope(event: CloudEvent, function: str, contract: str | None, error: RecordError,
+                     default_topic: str) -> None:
     """An envelope we cannot read is itself the record: keep it whole, with the event id."""
     pipe = clients.pipeline()
     started = now()
-    source = SourceRef(kind="pubsub", message_id=event.get("id"), topic=event.get("source"))
+    source = envelopes.envelope_source(event["type"], event.get("source"), event.get("subject"), event.get("id"),
+                                       default_topic)
     raw = orjson.dumps(event.data, default=str)
     pipe.dead_letter([error_row(raw=raw, source=source, contract=contract, error_type=error.error_type,
                                 reasons=error.reasons, received_at=started, code_version=settings().code_version,
@@ -64,7 +65,7 @@ def ingest_file(event: CloudEvent) -> None:
         ref = envelopes.storage_object(event["type"], event.data, settings().notifications_topic,
                                        event.get("source"))
     except RecordError as error:
-        _reject_envelope(event, "ingest_file", None, error)
+        _reject_envelope(event, "ingest_file", None, error, settings().notifications_topic)
         return
     if ref is None:
         log("DEBUG", "notification_ignored", "not an object finalize", event_id=event.get("id"))

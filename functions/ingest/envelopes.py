@@ -43,6 +43,16 @@ def _topic(event_source: str | None, fallback: str) -> str:
     return fallback
 
 
+def envelope_source(event_type: str, event_source: str | None, subject: str | None, event_id: str | None,
+                    default_topic: str) -> SourceRef:
+    """Where an unreadable envelope came from, as far as its CloudEvent attributes tell."""
+    if event_type == STORAGE_FINALIZED:
+        bucket = (event_source or "").rsplit("/buckets/", 1)[-1] or None
+        name = subject[len("objects/"):] if subject and subject.startswith("objects/") else subject
+        return SourceRef(kind="gcs", bucket=bucket, object=name)
+    return SourceRef(kind="pubsub", topic=_topic(event_source, default_topic), message_id=event_id)
+
+
 def pubsub_message(event_source: str | None, data: Any, default_topic: str) -> Message:
     """Raises ``RecordError`` (with whatever was received) when the envelope is unusable."""
     message = (data or {}).get("message") if isinstance(data, dict) else None
@@ -61,13 +71,18 @@ def pubsub_message(event_source: str | None, data: Any, default_topic: str) -> M
 
 
 def storage_object(event_type: str, data: Any, default_topic: str, event_source: str | None) -> ObjectRef | None:
-    """The finalized object, or None for notifications that are not a finalize (deletes...)."""
-    if event_type == STORAGE_FINALIZED:
-        return ObjectRef(bucket=data["bucket"], name=data["name"], generation=int(data["generation"]),
-                         metadata=data)
-    message = pubsub_message(event_source, data, default_topic)
-    attributes = message.attributes
-    if attributes.get("eventType") != "OBJECT_FINALIZE":
-        return None
-    return ObjectRef(bucket=attributes["bucketId"], name=attributes["objectId"],
-                     generation=int(attributes["objectGeneration"]), metadata=dict(attributes))
+    """The finalized object, or None for notifications that are not a finalize (deletes...).
+    Raises ``RecordError`` when the envelope does not name an object."""
+    try:
+        if event_type == STORAGE_FINALIZED:
+            return ObjectRef(bucket=data["bucket"], name=data["name"], generation=int(data["generation"]),
+                             metadata=data)
+        attributes = pubsub_message(event_source, data, default_topic).attributes
+        if attributes.get("eventType") != "OBJECT_FINALIZE":
+            return None
+        return ObjectRef(bucket=attributes["bucketId"], name=attributes["objectId"],
+                         generation=int(attributes["objectGeneration"]), metadata=dict(attributes))
+    except (KeyError, TypeError, ValueError) as error:
+        raise RecordError("undecodable_message", [
+            Reason("$", f"{event_type} event does not name an object generation: {type(error).__name__}: {error}")
+        ]) from error

@@ -78,3 +78,13 @@ def test_storage_finalize_from_eventarc_and_from_a_bucket_notification():
                              _pubsub(b"{}", eventType="OBJECT_DELETE", bucketId="b", objectId="x", objectGeneration="1"),
                              "t", None)
     assert deleted is None
+
+
+@pytest.mark.parametrize("event_type,data", [
+    ("google.cloud.storage.object.v1.finalized", {"bucket": "b"}),
+    ("google.cloud.storage.object.v1.finalized", {"bucket": "b", "name": "x", "generation": "abc"}),
+    ("google.cloud.pubsub.topic.v1.messagePublished", _pubsub(b"{}", eventType="OBJECT_FINALIZE", bucketId="b")),
+])
+def test_storage_event_without_an_object_is_a_record_error_not_a_crash(event_type, data):
+    with pytest.raises(RecordError):
+        storage_object(event_type, data, "t", None)

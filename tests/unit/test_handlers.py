@@ -57,3 +57,14 @@ def test_transient_failure_answers_500_so_pubsub_redelivers(writer):
     assert _post("ingest_events", orjson.dumps(EVENT)).status_code == 500
     assert _post("ingest_events", orjson.dumps(EVENT)).status_code == 200
     assert len(writer.rows("pro_event")) == 1
+
+
+def test_malformed_storage_event_is_acked_into_the_dead_letter(writer):
+    client = create_app("ingest_file", MAIN, "cloudevent").test_client()
+    response = client.post("/", json={"bucket": "partner-drops"}, headers={
+        "ce-id": "e1", "ce-specversion": "1.0", "ce-type": "google.cloud.storage.object.v1.finalized",
+        "ce-source": "//storage.googleapis.com/projects/_/buckets/partner-drops", "ce-subject": "objects/x"})
+    assert response.status_code == 200
+    [error] = writer.rows("ingestion_errors")
+    assert error["error_type"] == "undecodable_message" and "partner-drops" in error["raw_payload"]
+    assert error["source_kind"] == "gcs" and error["source"] == {"bucket": "partner-drops", "object": "x"}
