@@ -140,7 +140,7 @@ def test_bad_extra_value_is_an_invalid_value_error_with_its_path():
     assert counts.invalid == 1
     [error] = writer.rows("ingestion_errors")
     assert error["error_type"] == "invalid_value"
-    assert {r["path"] for r in error["reasons"]} == {"$.extra.old_quantity", "$.extra.stock_price"}
+    assert {r["path"] for r in error["reasons"]} == {"$.jsonPayload.extra.old_quantity", "$.jsonPayload.extra.stock_price"}
 
 
 def _opener(content: bytes):

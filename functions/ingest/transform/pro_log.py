@@ -63,6 +63,7 @@ def _normalise(entry: dict[str, Any], ctx: TransformContext) -> tuple[dict[str, 
 
 def to_row(entry: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     payload, moment, environment = _normalise(entry, ctx)
+    at = "$.jsonPayload" if payload is not entry else "$"
     message = payload["message"]
     supported = contract_file(ctx.settings.schemas_dir, "pro_log", "supported_messages.json")["messages"]
     if message not in supported:
@@ -71,10 +72,10 @@ def to_row(entry: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     extra = {_key(k): (k, v) for k, v in (payload.get("extra") or {}).items()}
     consent = (payload.get("extra") or {}).get("consent") or {}
     row = RowBuilder(ctx.table)
-    row.set("message", message, "$.message")
+    row.set("message", message, f"{at}.message")
     row.set("environement", environment or ctx.settings.environment)
-    row.set("user_id", payload.get("user_id"), "$.user_id")
-    row.set("technical_message_id", payload.get("technical_message_id"), "$.technical_message_id")
+    row.set("user_id", payload.get("user_id"), f"{at}.user_id")
+    row.set("technical_message_id", payload.get("technical_message_id"), f"{at}.technical_message_id")
     row.set("log_timestamp", moment)
     row.set("partition_date", local_date(moment, ctx.settings.time_zone).isoformat())
 
@@ -82,11 +83,11 @@ def to_row(entry: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
         if column in _FROM_ENVELOPE:
             continue
         if column in _CONSENT_LISTS and isinstance(consent, dict):
-            row.set(column, consent.get(_CONSENT_LISTS[column]), f"$.extra.consent.{_CONSENT_LISTS[column]}")
+            row.set(column, consent.get(_CONSENT_LISTS[column]), f"{at}.extra.consent.{_CONSENT_LISTS[column]}")
             continue
         for candidate in (_key(column), *_ALIASES.get(column, ())):
             if candidate in extra:
                 original, value = extra[candidate]
-                row.set(column, value, f"$.extra.{original}")
+                row.set(column, value, f"{at}.extra.{original}")
                 break
     return row.build()
