@@ -19,8 +19,6 @@ from ingest.validate import RecordValidator
 CONTRACTS = ("pro_event", "pro_log", "userpilot_event")
 """Contracts that receive records; ``ingestion_errors`` and ``ingestion_audit`` are sinks."""
 
-SINK_TABLES = ("ingestion_errors", "ingestion_audit")
-
 
 @dataclass(frozen=True)
 class Column:
