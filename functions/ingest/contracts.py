@@ -8,7 +8,7 @@ it asks the ``TableSchema`` loaded here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,11 @@ class TableSchema:
     options: dict[str, Any]
     columns: dict[str, Column]
     raw_fields: list[dict[str, Any]]
+
+    @cached_property
+    def names(self) -> frozenset[str]:
+        """The column names, hashable: per-table caches key on them."""
+        return frozenset(self.columns)
 
     @property
     def required(self) -> frozenset[str]:

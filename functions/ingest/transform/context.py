@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from ingest.config import Settings
 from ingest.consent import Action
 from ingest.contracts import TableSchema
 from ingest.enrich.reference import ReferenceSnapshot
+from ingest.transform.timeutil import to_micros
 
 
 class SkipRecord(Exception):
@@ -26,7 +27,11 @@ class TransformContext:
     reference: ReferenceSnapshot | None = None
     tally: Counter[str] = field(default_factory=Counter)
     """Per-batch side counts a transform reports (e.g. reference_misses), shared by the batch."""
-    late_after: timedelta = field(init=False)
+    received_us: int = field(init=False)
+    """``received_at`` in microseconds since the epoch, the unit the hot path works in."""
+    late_after_us: int = field(init=False)
+    """Events older than this on arrival are flagged late (``LATE_AFTER_HOURS``)."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "late_after", timedelta(hours=self.settings.late_after_hours))
+        object.__setattr__(self, "received_us", to_micros(self.received_at))
+        object.__setattr__(self, "late_after_us", int(self.settings.late_after_hours * 3_600_000_000))

@@ -17,7 +17,7 @@ from ingest.enrich.urls import url_path_agg, url_path_extract
 from ingest.enrich.useragent import parse_user_agent
 from ingest.transform.coerce import RowBuilder
 from ingest.transform.context import TransformContext
-from ingest.transform.timeutil import bq_timestamp, event_time, local_date
+from ingest.transform.timeutil import bq_timestamp_us, event_micros, local_day
 
 _GA4_VALUE_KEYS = ("string_value", "int_value", "double_value", "float_value")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -30,6 +30,13 @@ def column_for_param(key: str) -> str:
     return _CAMEL_BOUNDARY.sub("_", key).lower()
 
 
+@lru_cache(maxsize=4096)
+def _param_target(key: str, columns: frozenset[str]) -> tuple[str, str] | None:
+    """(column, JSON path for reasons) of an event parameter, or None if it has no column."""
+    column = column_for_param(key)
+    return (column, f"$.event_params.{key}") if column in columns else None
+
+
 def flatten_params(params: Any) -> dict[str, Any]:
     """GA4 export array [{key, value: {string_value|int_value|...}}] or a flat object."""
     if isinstance(params, dict):
@@ -37,48 +44,46 @@ def flatten_params(params: Any) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for param in params or ():
         value = param.get("value") or {}
-        found = None
-        for kind in _GA4_VALUE_KEYS:
-            found = value.get(kind)
-            if found is not None:
-                break
+        found = value.get("string_value")
+        if found is None:
+            for kind in _GA4_VALUE_KEYS:
+                found = value.get(kind)
+                if found is not None:
+                    break
         flat[param["key"]] = found
     return flat
 
 
 def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     params = flatten_params(event.get("event_params"))
-    columns = ctx.table.columns
     row = RowBuilder(ctx.table)
-
-    def sent(name: str) -> Any:
-        """A field sent at the top level (as in our input) or as a GA4 event parameter."""
-        value = event.get(name)
-        return params.get(name) if value is None else value
-
+    names = ctx.table.names
     for key, value in params.items():
-        column = column_for_param(key)
-        if column in columns:
-            row.set(column, value, f"$.event_params.{key}")
+        target = _param_target(key, names)
+        if target is not None:
+            row.set(target[0], value, target[1])
 
-    moment = event_time(event["event_timestamp"], "$.event_timestamp", ctx.received_at)
-    event_date = local_date(moment, ctx.settings.time_zone)
-    screen = sent("firebase_screen")
+    # A field is sent at the top level (as in our input) or as a GA4 event parameter.
+    get, param = event.get, params.get
+    micros = event_micros(event["event_timestamp"], "$.event_timestamp", ctx.received_us)
+    event_date = local_day(micros, ctx.settings.time_zone)
+    screen = _first(get("firebase_screen"), param("firebase_screen"))
     event_name = event["event_name"]
     if event_name == "screen_view" and screen:
         event_name = f"{event_name}_{screen}"
-    session_id = sent("ga_session_id")
-    page_location = sent("page_location")
-    page_referrer = sent("page_referrer")
+    session_id = _first(get("ga_session_id"), param("ga_session_id"))
+    page_location = _first(get("page_location"), param("page_location"))
+    page_referrer = _first(get("page_referrer"), param("page_referrer"))
     user_pseudo_id = str(event["user_pseudo_id"])
-    user_id = event.get("user_id")
+    user_id = get("user_id")
     event_params: dict[str, Any] | None = params or None
     origin = compute_origin(page_location, page_referrer, ctx.settings.site_hosts)
+    pseudonymise = ctx.consent_action is Action.PSEUDONYMISE
 
-    if ctx.consent_action is Action.PSEUDONYMISE:
+    if pseudonymise:
         # Attribution survives (computed above), identifiers and free text do not.
         origin = origin and replace(origin, gclid=None, referral_path=None)
-        user_pseudo_id = pseudonym(ctx.settings.pseudonymisation_key, user_pseudo_id, event_date.isoformat())
+        user_pseudo_id = pseudonym(ctx.settings.pseudonymisation_key, user_pseudo_id, event_date)
         user_id, event_params = None, None
         page_location, page_referrer = _without_query(page_location), _origin_only(page_referrer)
 
@@ -87,20 +92,20 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     row.row.update(
         event_name=event_name,
         user_pseudo_id=user_pseudo_id,
-        event_timestamp=bq_timestamp(moment),
-        event_date=event_date.isoformat(),
-        consent_status="pseudonymised" if ctx.consent_action is Action.PSEUDONYMISE else "granted",
-        is_late=ctx.received_at - moment > ctx.late_after,
+        event_timestamp=bq_timestamp_us(micros),
+        event_date=event_date,
+        consent_status="pseudonymised" if pseudonymise else "granted",
+        is_late=ctx.received_us - micros > ctx.late_after_us,
     )
     if session_id is not None:
         row.set("session_id", session_id, "$.ga_session_id")
         row.row["unique_session_id"] = f"{user_pseudo_id}-{row.row['session_id']}"
     if event_params:
         row.row["event_params"] = orjson.dumps(event_params).decode()
-    row.set("page_name", sent("page_title") or screen, "$.page_title")
+    row.set("page_name", _first(get("page_title"), param("page_title")) or screen, "$.page_title")
     row.set("user_id", user_id, "$.user_id")
-    row.set("session_number", sent("ga_session_number"), "$.ga_session_number")
-    row.set("platform", event.get("platform"), "$.platform")
+    row.set("session_number", _first(get("ga_session_number"), param("ga_session_number")), "$.ga_session_number")
+    row.set("platform", get("platform"), "$.platform")
     row.set("page_location", page_location, "$.page_location")
     row.set("page_referrer", page_referrer, "$.page_referrer")
 
@@ -112,6 +117,10 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     if ctx.reference is not None:
         _join_reference(row, ctx)
     return row.build()
+
+
+def _first(sent: Any, param: Any) -> Any:
+    return param if sent is None else sent
 
 
 def _join_reference(row: RowBuilder, ctx: TransformContext) -> None:

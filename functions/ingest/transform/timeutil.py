@@ -41,6 +41,9 @@ def bq_timestamp(moment: datetime) -> str:
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 MAX_CLOCK_SKEW = timedelta(days=1)
+_MICROSECOND = timedelta(microseconds=1)
+_EARLIEST_US = (EARLIEST - _EPOCH) // _MICROSECOND
+_MAX_CLOCK_SKEW_US = MAX_CLOCK_SKEW // _MICROSECOND
 
 
 def event_time(value: int | float | str, path: str, received_at: datetime) -> datetime:
@@ -55,3 +58,41 @@ def event_time(value: int | float | str, path: str, received_at: datetime) -> da
             path, f"{bq_timestamp(moment)} is outside the plausible range "
                   f"[{EARLIEST.date()}, reception + {MAX_CLOCK_SKEW.days} day]")])
     return moment
+
+
+# Integer microseconds since the epoch: GA4's own unit, and ~5× cheaper per event than datetime
+# arithmetic and isoformat on the hot path. The formatted parts are cached per UTC minute, which
+# is exact: since 2000 (the earliest plausible event) every zone's offset, and every change of
+# it, falls on a whole minute.
+
+def to_micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def event_micros(value: int | float | str, path: str, received_us: int) -> int:
+    """``event_time`` in microseconds; a plausible integer (the common case) passes as it is."""
+    if type(value) is int and _EARLIEST_US <= value <= received_us + _MAX_CLOCK_SKEW_US:
+        return value
+    return to_micros(event_time(value, path, _EPOCH + timedelta(microseconds=received_us)))
+
+
+def bq_timestamp_us(micros: int) -> str:
+    """``bq_timestamp`` of an instant in microseconds since the epoch."""
+    minute, rest = divmod(micros, 60_000_000)
+    second, fraction = divmod(rest, 1_000_000)
+    return f"{_utc_minute(minute)}:{second:02d}.{fraction:06d}Z"
+
+
+def local_day(micros: int, zone_name: str) -> str:
+    """The ISO date, in ``zone_name``, of an instant in microseconds since the epoch."""
+    return _local_day(micros // 60_000_000, zone_name)
+
+
+@lru_cache(maxsize=4096)
+def _utc_minute(minute: int) -> str:
+    return (_EPOCH + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M")
+
+
+@lru_cache(maxsize=4096)
+def _local_day(minute: int, zone_name: str) -> str:
+    return (_EPOCH + timedelta(minutes=minute)).astimezone(zone(zone_name)).date().isoformat()
