@@ -8,7 +8,7 @@ it asks the ``TableSchema`` loaded here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +32,15 @@ class Column:
         return self.mode == "REPEATED"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TableSchema:
+    """Loaded once per process (``table_schema`` is cached): identity is equality, so per-table
+    caches can key on the object itself."""
+
     table_id: str
     options: dict[str, Any]
     columns: dict[str, Column]
     raw_fields: list[dict[str, Any]]
-
-    @cached_property
-    def names(self) -> frozenset[str]:
-        """The column names, hashable: per-table caches key on them."""
-        return frozenset(self.columns)
 
     @property
     def required(self) -> frozenset[str]:

@@ -48,7 +48,7 @@ def split_message(data: bytes, source: SourceRef, max_record_bytes: int,
                         max_record_bytes)
             for i, item in enumerate(items)
         ]
-    lines = [line for line in body.split(b"\n") if line.strip()]
+    lines = [line for line in body.split(b"\n") if line and not line.isspace()]
     if len(lines) <= 1:
         return [decode_line(data, source, max_record_bytes)]
     first = decode_line(lines[0], source.at(record_index=0), max_record_bytes)

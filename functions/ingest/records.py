@@ -41,7 +41,7 @@ class SourceRef(NamedTuple):
         return self.at().uri()
 
     def as_row(self) -> dict[str, Any]:
-        return {name: value for name, value in zip(self._fields[1:], self[1:]) if value is not None}
+        return {name: value for name, value in zip(self._fields[1:], self[1:], strict=True) if value is not None}
 
 
 _new_source = tuple.__new__

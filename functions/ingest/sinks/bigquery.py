@@ -79,7 +79,7 @@ class BigQueryWriter:
         parts: list[bytes] = []
         size = 0
         for row_id, row in rows:
-            part = b'{"insertId":' + orjson.dumps(row_id) + b',"json":' + orjson.dumps(row) + b"}"
+            part = b'{"insertId":%b,"json":%b}' % (orjson.dumps(row_id), orjson.dumps(row))
             if parts and (len(parts) >= self._max_rows or size + len(part) > self._max_bytes):
                 yield ids, _body(parts)
                 ids, parts, size = [], [], 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Callable
 
 import orjson
@@ -134,36 +135,40 @@ def coerce(column: Column, value: Any) -> Any:
     return converter(column)(value)
 
 
-_CONVERTERS: dict[int, dict[str, Callable[[Any], Any]]] = {}
+_NATIVE: dict[str, type] = {"STRING": str, "INT64": int, "INTEGER": int, "FLOAT64": float, "FLOAT": float,
+                           "BOOL": bool, "BOOLEAN": bool}
+"""The Python type a decoded JSON value already has when it fits a column of that BigQuery type."""
 
 
-def _converters(table: TableSchema) -> dict[str, Callable[[Any], Any]]:
-    """Per table, built once: tables are loaded once per process and live as long as it."""
-    found = _CONVERTERS.get(id(table))
-    if found is None:
-        found = _CONVERTERS[id(table)] = {name: converter(column) for name, column in table.columns.items()}
-    return found
+@lru_cache(maxsize=16)
+def _converters(table: TableSchema) -> tuple[dict[str, Callable[[Any], Any]], dict[str, type]]:
+    """Per table, built once: each column's converter, and the type that needs no conversion."""
+    return ({name: converter(column) for name, column in table.columns.items()},
+            {name: _NATIVE[column.type] for name, column in table.columns.items()
+             if column.type in _NATIVE and not column.repeated})
 
 
 class RowBuilder:
     """Collects a row column by column; unknown columns are a programming error."""
 
-    __slots__ = ("table", "row", "reasons", "_convert")
+    __slots__ = ("table", "row", "reasons", "_convert", "_native")
 
     def __init__(self, table: TableSchema) -> None:
         self.table = table
         self.row: dict[str, Any] = {}
         self.reasons: list[Reason] = []
-        self._convert = _converters(table)
+        self._convert, self._native = _converters(table)
 
     def set(self, column: str, value: Any, path: str = "$") -> None:
         if value is None or value == "":
             self.row.pop(column, None)
-            return
-        try:
-            self.row[column] = self._convert[column](value)
-        except ValueError as error:
-            self.reasons.append(Reason(path, f"{column}: {error}"))
+        elif type(value) is self._native.get(column):  # the common case: already the column's type
+            self.row[column] = value
+        else:
+            try:
+                self.row[column] = self._convert[column](value)
+            except ValueError as error:
+                self.reasons.append(Reason(path, f"{column}: {error}"))
 
     def try_set(self, column: str, value: Any) -> bool:
         """For optional enrichment: a value that does not fit is left out, not an error."""

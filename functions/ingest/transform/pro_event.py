@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import fields, replace
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,6 +10,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from ingest.consent import Action, pseudonym
+from ingest.contracts import TableSchema
 from ingest.enrich.origin import Origin, compute_origin, traffic_fields
 from ingest.enrich.reference import KEYS as REFERENCE_KEYS
 from ingest.enrich.urls import url_path_agg, url_path_extract
@@ -19,9 +19,8 @@ from ingest.transform.coerce import RowBuilder
 from ingest.transform.context import TransformContext
 from ingest.transform.timeutil import bq_timestamp_us, event_micros, local_day
 
-_GA4_VALUE_KEYS = ("string_value", "int_value", "double_value", "float_value")
+_GA4_NUMBER_KEYS = ("int_value", "double_value", "float_value")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_ORIGIN_FIELDS = tuple(f.name for f in fields(Origin))
 
 
 @lru_cache(maxsize=4096)
@@ -30,11 +29,38 @@ def column_for_param(key: str) -> str:
     return _CAMEL_BOUNDARY.sub("_", key).lower()
 
 
-@lru_cache(maxsize=4096)
-def _param_target(key: str, columns: frozenset[str]) -> tuple[str, str] | None:
-    """(column, JSON path for reasons) of an event parameter, or None if it has no column."""
-    column = column_for_param(key)
-    return (column, f"$.event_params.{key}") if column in columns else None
+DERIVED_COLUMNS = frozenset({
+    "event_name", "user_pseudo_id", "user_id", "event_timestamp", "event_date", "session_id",
+    "unique_session_id", "session_number", "page_name", "platform", "page_location", "page_referrer",
+    "user_device_category", "user_device_operating_system", "user_device_operating_system_version",
+    "user_web_browser", "user_web_browser_version", "url_path_extract", "url_path_agg",
+    "traffic_campaign", "traffic_medium", "traffic_source", "traffic_origin", "event_params",
+    "consent_status", "is_late", "row_id", "ingested_at", "ingestion_source",
+})
+"""Columns ``to_row`` (or the pipeline) computes itself: an event parameter never fills them."""
+
+_MAX_PARAM_KEYS = 4096
+
+
+class _ParamTargets(dict[str, "tuple[str, str] | None"]):
+    """Event parameter key → (column, JSON path for reasons), or None when no column takes it.
+    One per table; keys are added as they are first seen, up to a bound (keys come from input)."""
+
+    def __init__(self, table: TableSchema) -> None:
+        super().__init__()
+        self._columns = frozenset(table.columns) - DERIVED_COLUMNS
+
+    def __missing__(self, key: str) -> tuple[str, str] | None:
+        column = column_for_param(key)
+        target = (column, f"$.event_params.{key}") if column in self._columns else None
+        if len(self) < _MAX_PARAM_KEYS:
+            self[key] = target
+        return target
+
+
+@lru_cache(maxsize=8)
+def _param_targets(table: TableSchema) -> _ParamTargets:
+    return _ParamTargets(table)
 
 
 def flatten_params(params: Any) -> dict[str, Any]:
@@ -46,7 +72,7 @@ def flatten_params(params: Any) -> dict[str, Any]:
         value = param.get("value") or {}
         found = value.get("string_value")
         if found is None:
-            for kind in _GA4_VALUE_KEYS:
+            for kind in _GA4_NUMBER_KEYS:
                 found = value.get(kind)
                 if found is not None:
                     break
@@ -57,9 +83,9 @@ def flatten_params(params: Any) -> dict[str, Any]:
 def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     params = flatten_params(event.get("event_params"))
     row = RowBuilder(ctx.table)
-    names = ctx.table.names
+    targets = _param_targets(ctx.table)
     for key, value in params.items():
-        target = _param_target(key, names)
+        target = targets[key]
         if target is not None:
             row.set(target[0], value, target[1])
 
@@ -82,7 +108,7 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
 
     if pseudonymise:
         # Attribution survives (computed above), identifiers and free text do not.
-        origin = origin and replace(origin, gclid=None, referral_path=None)
+        origin = origin and origin._replace(gclid=None, referral_path=None)
         user_pseudo_id = pseudonym(ctx.settings.pseudonymisation_key, user_pseudo_id, event_date)
         user_id, event_params = None, None
         page_location, page_referrer = _without_query(page_location), _origin_only(page_referrer)
@@ -148,7 +174,7 @@ def _path_columns(page_location: str | None) -> dict[str, str]:
 @lru_cache(maxsize=4096)
 def _origin_columns(origin: Origin | None) -> dict[str, Any]:
     campaign, medium, source = traffic_fields(origin)
-    record = {name: value for name in _ORIGIN_FIELDS if (value := getattr(origin, name, None)) is not None}
+    record = None if origin is None else {name: value for name, value in origin._asdict().items() if value is not None}
     return _present(traffic_campaign=campaign, traffic_medium=medium, traffic_source=source,
                     traffic_origin=record or None)
 
