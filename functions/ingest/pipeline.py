@@ -83,23 +83,25 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
             reasons=error.reasons, received_at=received_at, code_version=settings.code_version,
             payload_limit=settings.dead_letter_payload_bytes, attributes=attributes, size=record.size))
 
+    rows, sources, counts = out.rows, out.sources, out.counts
     for record in records:
-        out.counts.received += 1
+        counts.received += 1
         if record.error is not None:
             reject(record, record.error)
             continue
-        if not isinstance(record.value, dict):
+        value = record.value
+        if not isinstance(value, dict):
             reject(record, RecordError("schema_violation", [Reason("$", "a record must be a JSON object")]))
             continue
-        reasons = validator.errors(record.value)
+        reasons = validator.errors(value)
         if reasons:
             reject(record, RecordError("schema_violation", reasons))
             continue
         action = Action.KEEP
         if policy is not None:
-            _, action = policy.action(record.value)
+            _, action = policy.action(value)
             if action is Action.DROP:
-                out.counts.consent_dropped += 1
+                counts.consent_dropped += 1
                 continue
         ctx = contexts.get(action)
         if ctx is None:
@@ -107,9 +109,9 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
                 settings=settings, table=table, received_at=received_at, publish_time=publish_time,
                 consent_action=action, reference=reference, tally=tally)
         try:
-            row = transform(record.value, ctx)
+            row = transform(value, ctx)
         except SkipRecord:
-            out.counts.skipped += 1
+            counts.skipped += 1
             continue
         except RecordError as error:
             reject(record, error)
@@ -119,15 +121,17 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
                 traceback=traceback.format_exc())
             reject(record, RecordError("internal_error", [Reason("$", f"{type(error).__name__}: {error}")]))
             continue
-        identity = row_id(contract, record.value)
-        if identity in out.sources:
-            out.counts.duplicates += 1
+        identity = row_id(contract, value)
+        if identity in sources:
+            counts.duplicates += 1
             continue
-        row.update(row_id=identity, ingested_at=ingested_at, ingestion_source=record.source.uri())
-        out.rows.append((identity, row))
-        out.sources[identity] = record
+        row["row_id"] = identity
+        row["ingested_at"] = ingested_at
+        row["ingestion_source"] = record.source.uri()
+        rows.append((identity, row))
+        sources[identity] = record
         if action is Action.PSEUDONYMISE:
-            out.counts.pseudonymised += 1
+            counts.pseudonymised += 1
     out.counts.written = len(out.rows)
     out.counts.reference_misses = tally["reference_misses"]
     if tally["reference_bad_values"]:

@@ -53,6 +53,24 @@ def test_every_record_has_exactly_one_outcome_and_the_audit_proves_it():
     assert audit["received"] == 6 and audit["written"] == 1 and audit["consent_dropped"] == 2
 
 
+def test_event_parameters_never_fill_derived_columns():
+    # Parameters named like columns the pipeline computes (attribution, device, lateness, ids)
+    # are kept in event_params but cannot overwrite or break those columns.
+    spoofed = [{"key": name, "value": {"string_value": "spoofed"}}
+               for name in ("traffic_source", "trafficMedium", "user_device_category", "is_late", "row_id",
+                            "event_date")]
+    event = {**EVENT, "event_params": EVENT["event_params"] + spoofed}
+    pipe, writer = _pipe()
+    counts = _message(pipe, orjson.dumps(event))
+    assert counts.written == 1, writer.rows("ingestion_errors")
+    [row] = writer.rows("pro_event")
+    assert (row["traffic_source"], row["traffic_medium"]) == ("brevo", "email")
+    assert row["user_device_category"] == "desktop" and row["is_late"] is True
+    assert row["row_id"] == row_id("pro_event", event) and row["event_date"] == "2025-11-23"
+    assert orjson.loads(row["event_params"])["traffic_source"] == "spoofed"
+    assert row["offer_id"] == "998877"  # a parameter that is a plain column still fills it
+
+
 def test_redelivery_produces_the_same_ids():
     pipe, writer = _pipe()
     data = orjson.dumps([EVENT, {"bad": True}])
