@@ -42,15 +42,18 @@ DERIVED_COLUMNS = frozenset({
 _MAX_PARAM_KEYS = 4096
 
 
+_UNSEEN = object()
+
+
 class _ParamTargets(dict[str, "tuple[str, str] | None"]):
     """Event parameter key → (column, JSON path for reasons), or None when no column takes it.
-    One per table; keys are added as they are first seen, up to a bound (keys come from input)."""
+    One per table; keys are learnt as they are first seen, up to a bound (keys come from input)."""
 
     def __init__(self, table: TableSchema) -> None:
         super().__init__()
         self._columns = frozenset(table.columns) - DERIVED_COLUMNS
 
-    def __missing__(self, key: str) -> tuple[str, str] | None:
+    def learn(self, key: str) -> tuple[str, str] | None:
         column = column_for_param(key)
         target = (column, f"$.event_params.{key}") if column in self._columns else None
         if len(self) < _MAX_PARAM_KEYS:
@@ -85,21 +88,25 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     row = RowBuilder(ctx.table)
     targets = _param_targets(ctx.table)
     for key, value in params.items():
-        target = targets[key]
+        target = targets.get(key, _UNSEEN)
+        if target is _UNSEEN:
+            target = targets.learn(key)
         if target is not None:
             row.set(target[0], value, target[1])
 
-    # A field is sent at the top level (as in our input) or as a GA4 event parameter.
+    # Fields sent at the top level (as in our input) or as GA4 event parameters.
     get, param = event.get, params.get
+    screen = _first(get("firebase_screen"), param("firebase_screen"))
+    session_id = _first(get("ga_session_id"), param("ga_session_id"))
+    session_number = _first(get("ga_session_number"), param("ga_session_number"))
+    page_title = _first(get("page_title"), param("page_title"))
+    page_location = _first(get("page_location"), param("page_location"))
+    page_referrer = _first(get("page_referrer"), param("page_referrer"))
     micros = event_micros(event["event_timestamp"], "$.event_timestamp", ctx.received_us)
     event_date = local_day(micros, ctx.settings.time_zone)
-    screen = _first(get("firebase_screen"), param("firebase_screen"))
     event_name = event["event_name"]
     if event_name == "screen_view" and screen:
         event_name = f"{event_name}_{screen}"
-    session_id = _first(get("ga_session_id"), param("ga_session_id"))
-    page_location = _first(get("page_location"), param("page_location"))
-    page_referrer = _first(get("page_referrer"), param("page_referrer"))
     user_pseudo_id = str(event["user_pseudo_id"])
     user_id = get("user_id")
     event_params: dict[str, Any] | None = params or None
@@ -115,22 +122,21 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
 
     # Values the schema validation or this function already typed go in as they are; the
     # others are converted to their column's type, with a reason when they do not fit.
-    row.row.update(
-        event_name=event_name,
-        user_pseudo_id=user_pseudo_id,
-        event_timestamp=bq_timestamp_us(micros),
-        event_date=event_date,
-        consent_status="pseudonymised" if pseudonymise else "granted",
-        is_late=ctx.received_us - micros > ctx.late_after_us,
-    )
+    values = row.row
+    values["event_name"] = event_name
+    values["user_pseudo_id"] = user_pseudo_id
+    values["event_timestamp"] = bq_timestamp_us(micros)
+    values["event_date"] = event_date
+    values["consent_status"] = "pseudonymised" if pseudonymise else "granted"
+    values["is_late"] = ctx.received_us - micros > ctx.late_after_us
     if session_id is not None:
         row.set("session_id", session_id, "$.ga_session_id")
-        row.row["unique_session_id"] = f"{user_pseudo_id}-{row.row['session_id']}"
+        values["unique_session_id"] = f"{user_pseudo_id}-{values.get('session_id')}"
     if event_params:
-        row.row["event_params"] = orjson.dumps(event_params).decode()
-    row.set("page_name", _first(get("page_title"), param("page_title")) or screen, "$.page_title")
+        values["event_params"] = orjson.dumps(event_params).decode()
+    row.set("page_name", page_title or screen, "$.page_title")
     row.set("user_id", user_id, "$.user_id")
-    row.set("session_number", _first(get("ga_session_number"), param("ga_session_number")), "$.ga_session_number")
+    row.set("session_number", session_number, "$.ga_session_number")
     row.set("platform", get("platform"), "$.platform")
     row.set("page_location", page_location, "$.page_location")
     row.set("page_referrer", page_referrer, "$.page_referrer")
@@ -138,8 +144,8 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     _set_device(row, event)
     # Derived string columns, cached on their inputs (pages and origins repeat far more than
     # events do) and added as they are: they are built from our own rules, never from raw input.
-    row.row.update(_path_columns(page_location))
-    row.row.update(_origin_columns(origin))
+    values.update(_path_columns(page_location))
+    values.update(_origin_columns(origin))
     if ctx.reference is not None:
         _join_reference(row, ctx)
     return row.build()
