@@ -71,6 +71,15 @@ def test_event_parameters_never_fill_derived_columns():
     assert row["offer_id"] == "998877"  # a parameter that is a plain column still fills it
 
 
+def test_a_top_level_field_wins_over_the_event_parameter_unless_it_is_null():
+    event = {**EVENT, "page_title": "Top level", "page_location": None, "ga_session_id": 42}
+    pipe, writer = _pipe()
+    _message(pipe, orjson.dumps(event))
+    [row] = writer.rows("pro_event")
+    assert row["page_name"] == "Top level" and row["session_id"] == "42"
+    assert row["page_location"].startswith("https://passculture.pro/offres?utm_source=brevo")  # the parameter's
+
+
 def test_redelivery_produces_the_same_ids():
     pipe, writer = _pipe()
     data = orjson.dumps([EVENT, {"bad": True}])

@@ -94,21 +94,22 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
         if target is not None:
             row.set(target[0], value, target[1])
 
-    # Fields sent at the top level (as in our input) or as GA4 event parameters.
-    get, param = event.get, params.get
-    screen = _first(get("firebase_screen"), param("firebase_screen"))
-    session_id = _first(get("ga_session_id"), param("ga_session_id"))
-    session_number = _first(get("ga_session_number"), param("ga_session_number"))
-    page_title = _first(get("page_title"), param("page_title"))
-    page_location = _first(get("page_location"), param("page_location"))
-    page_referrer = _first(get("page_referrer"), param("page_referrer"))
+    sent = params
+    if not _SENT_EITHER_WAY.isdisjoint(event):  # a top-level value, when there is one, wins
+        sent = params | {name: value for name in _SENT_EITHER_WAY if (value := event.get(name)) is not None}
+    screen = sent.get("firebase_screen")
+    session_id = sent.get("ga_session_id")
+    session_number = sent.get("ga_session_number")
+    page_title = sent.get("page_title")
+    page_location = sent.get("page_location")
+    page_referrer = sent.get("page_referrer")
     micros = event_micros(event["event_timestamp"], "$.event_timestamp", ctx.received_us)
     event_date = local_day(micros, ctx.settings.time_zone)
     event_name = event["event_name"]
     if event_name == "screen_view" and screen:
         event_name = f"{event_name}_{screen}"
     user_pseudo_id = str(event["user_pseudo_id"])
-    user_id = get("user_id")
+    user_id = event.get("user_id")
     event_params: dict[str, Any] | None = params or None
     origin = compute_origin(page_location, page_referrer, ctx.settings.site_hosts)
     pseudonymise = ctx.consent_action is Action.PSEUDONYMISE
@@ -137,7 +138,7 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     row.set("page_name", page_title or screen, "$.page_title")
     row.set("user_id", user_id, "$.user_id")
     row.set("session_number", session_number, "$.ga_session_number")
-    row.set("platform", get("platform"), "$.platform")
+    row.set("platform", event.get("platform"), "$.platform")
     row.set("page_location", page_location, "$.page_location")
     row.set("page_referrer", page_referrer, "$.page_referrer")
 
@@ -151,8 +152,9 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     return row.build()
 
 
-def _first(sent: Any, param: Any) -> Any:
-    return param if sent is None else sent
+_SENT_EITHER_WAY = frozenset({"firebase_screen", "ga_session_id", "ga_session_number", "page_title",
+                               "page_location", "page_referrer"})
+"""Fields sent at the top level (as in our input) or as GA4 event parameters."""
 
 
 def _join_reference(row: RowBuilder, ctx: TransformContext) -> None:
