@@ -160,10 +160,10 @@ class RowBuilder:
         self._convert, self._native = _converters(table)
 
     def set(self, column: str, value: Any, path: str = "$") -> None:
-        if value is None or value == "":
-            self.row.pop(column, None)
-        elif type(value) is self._native.get(column):  # the common case: already the column's type
+        if type(value) is self._native.get(column) and value != "":  # the common case: already typed
             self.row[column] = value
+        elif value is None or value == "":
+            self.row.pop(column, None)
         else:
             try:
                 self.row[column] = self._convert[column](value)

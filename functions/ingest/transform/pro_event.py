@@ -42,9 +42,6 @@ DERIVED_COLUMNS = frozenset({
 _MAX_PARAM_KEYS = 4096
 
 
-_UNSEEN = object()
-
-
 class _ParamTargets(dict[str, "tuple[str, str] | None"]):
     """Event parameter key → (column, JSON path for reasons), or None when no column takes it.
     One per table; keys are learnt as they are first seen, up to a bound (keys come from input)."""
@@ -53,7 +50,7 @@ class _ParamTargets(dict[str, "tuple[str, str] | None"]):
         super().__init__()
         self._columns = frozenset(table.columns) - DERIVED_COLUMNS
 
-    def learn(self, key: str) -> tuple[str, str] | None:
+    def __missing__(self, key: str) -> tuple[str, str] | None:
         column = column_for_param(key)
         target = (column, f"$.event_params.{key}") if column in self._columns else None
         if len(self) < _MAX_PARAM_KEYS:
@@ -88,9 +85,7 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     row = RowBuilder(ctx.table)
     targets = _param_targets(ctx.table)
     for key, value in params.items():
-        target = targets.get(key, _UNSEEN)
-        if target is _UNSEEN:
-            target = targets.learn(key)
+        target = targets[key]
         if target is not None:
             row.set(target[0], value, target[1])
 
