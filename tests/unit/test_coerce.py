@@ -3,6 +3,7 @@ import pytest
 from ingest.contracts import Column, TableSchema
 from ingest.errors import RecordError
 from ingest.transform.coerce import RowBuilder, coerce
+from ingest.transform.pro_event import flatten_params
 
 
 @pytest.mark.parametrize("type_,value,expected", [
@@ -40,3 +41,15 @@ def test_empty_values_become_null():
     row = RowBuilder(table)
     row.set("s", "")
     assert row.build() == {}
+
+
+def test_ga4_parameters_take_their_one_typed_value_whatever_the_export_spells_out():
+    params = [
+        {"key": "a", "value": {"int_value": 0}},
+        {"key": "b", "value": {"string_value": None, "int_value": 7, "double_value": None, "float_value": None}},
+        {"key": "c", "value": {"string_value": "x", "int_value": 1}},  # string first when two are filled
+        {"key": "d", "value": {}},
+        {"key": "e", "value": {"double_value": None, "float_value": 2.5}},
+    ]
+    assert flatten_params(params) == {"a": 0, "b": 7, "c": "x", "d": None, "e": 2.5}
+    assert flatten_params({"flat": 1}) == {"flat": 1}

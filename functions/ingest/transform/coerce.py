@@ -21,6 +21,8 @@ _FALSE = frozenset({"false", "0", "no", "n", "f", "off"})
 def _string(value: Any) -> str:
     if type(value) is str:
         return value
+    if type(value) is int:  # ids sent as numbers (GA4 int_value)
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():

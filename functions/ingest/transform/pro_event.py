@@ -19,7 +19,8 @@ from ingest.transform.coerce import RowBuilder
 from ingest.transform.context import TransformContext
 from ingest.transform.timeutil import bq_timestamp_us, event_micros, local_day
 
-_GA4_NUMBER_KEYS = ("int_value", "double_value", "float_value")
+_GA4_VALUE_KEYS = ("string_value", "int_value", "double_value", "float_value")
+"""In the order that wins when a producer fills more than one."""
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -69,13 +70,13 @@ def flatten_params(params: Any) -> dict[str, Any]:
         return params
     flat: dict[str, Any] = {}
     for param in params or ():
-        value = param.get("value") or {}
-        found = value.get("string_value")
-        if found is None:
-            for kind in _GA4_NUMBER_KEYS:
-                found = value.get(kind)
-                if found is not None:
-                    break
+        value = param.get("value")
+        if not value:
+            found = None
+        elif len(value) == 1:  # GA4 fills one typed field, and the input schema allows no others
+            (found,) = value.values()
+        else:  # an export that spells out the empty fields as nulls
+            found = next((typed for kind in _GA4_VALUE_KEYS if (typed := value.get(kind)) is not None), None)
         flat[param["key"]] = found
     return flat
 
