@@ -14,6 +14,7 @@ from ingest.config import Settings, settings
 from ingest.enrich.reference import ReferenceData
 from ingest.files import ObjectMissing
 from ingest.pipeline import Pipeline
+from ingest.runtime import settle_heap
 from ingest.sinks.bigquery import BigQueryWriter
 
 READ_CHUNK_BYTES = 8 * 1024 * 1024
@@ -65,4 +66,6 @@ def build_pipeline(config: Settings) -> Pipeline:
 
 @lru_cache(maxsize=1)
 def pipeline() -> Pipeline:
-    return build_pipeline(settings())
+    built = build_pipeline(settings())
+    settle_heap()
+    return built
