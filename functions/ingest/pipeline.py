@@ -132,8 +132,8 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
         sources[identity] = record
         if action is Action.PSEUDONYMISE:
             counts.pseudonymised += 1
-    out.counts.written = len(out.rows)
-    out.counts.reference_misses = tally["reference_misses"]
+    counts.written = len(rows)
+    counts.reference_misses = tally["reference_misses"]
     if tally["reference_bad_values"]:
         log("WARNING", "reference_bad_values", "reference values that do not fit their column were left out",
             contract=contract, count=tally["reference_bad_values"])

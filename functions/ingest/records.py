@@ -33,8 +33,8 @@ class SourceRef(NamedTuple):
 
     def at(self, *, record_index: int | None = None, line_number: int | None = None) -> "SourceRef":
         """The same source, pointing at one record of it (cheaper than dataclasses.replace)."""
-        return _new_source(SourceRef, (self.kind, self.topic, self.message_id, self.publish_time, record_index,
-                                       self.bucket, self.object, self.generation, line_number))
+        return SourceRef(self.kind, self.topic, self.message_id, self.publish_time, record_index,
+                         self.bucket, self.object, self.generation, line_number)
 
     def batch_uri(self) -> str:
         """The invocation's source, without the per-record part."""
@@ -42,9 +42,6 @@ class SourceRef(NamedTuple):
 
     def as_row(self) -> dict[str, Any]:
         return {name: value for name, value in zip(self._fields[1:], self[1:], strict=True) if value is not None}
-
-
-_new_source = tuple.__new__
 
 
 @dataclass(slots=True)

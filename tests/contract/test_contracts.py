@@ -14,6 +14,7 @@ from ingest.config import Settings
 from ingest.decode import decode_line
 from ingest.pipeline import prepare
 from ingest.records import SourceRef
+from ingest.transform.pro_event import DERIVED_COLUMNS
 from tests.support.rowcheck import row_problems
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -89,3 +90,9 @@ def test_the_row_check_catches_unknown_columns_and_wrong_types() -> None:
     assert row_problems(table, {**row, "is_edition": 1}) == ["is_edition: 1 is not a BOOL"]
     assert row_problems(table, {k: v for k, v in row.items() if k != "event_date"}) == [
         "event_date: REQUIRED column missing"]
+
+
+def test_columns_the_event_transform_derives_are_columns_of_its_table() -> None:
+    # A typo in DERIVED_COLUMNS would let an event parameter fill that column again.
+    table = contracts.table_schema(SCHEMAS, "pro_event")
+    assert DERIVED_COLUMNS <= set(table.columns), DERIVED_COLUMNS - set(table.columns)
