@@ -1,12 +1,14 @@
 """Session fixtures: real emulators (Pub/Sub, fake-gcs-server, local-bigquery) on test ports,
 the functions served from the bundle by functions-framework, and the wiring between them.
 
-The ports differ from `make up`'s, so tests can run while a developer's stack is up.
+The ports differ from `make up`'s, so tests can run while a developer's stack is up; TEST_PORT_OFFSET
+moves them all (two checkouts testing at once).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import uuid
 from pathlib import Path
@@ -20,10 +22,25 @@ from tools import bundle, emulators, provision
 from tools.local_run import LocalNames, function_env
 
 REPO = Path(__file__).resolve().parents[2]
-CFG = emulators.StackConfig(pubsub_port=18085, gcs_port=14443, bigquery_port=19050, bigquery_grpc_port=19060,
-                            state_dir=REPO / ".local" / "test-stack")
-PORTS = {"ingest_events": 18081, "ingest_logs": 18082, "ingest_file": 18083}
-FAULTY_PORT = 18084
+
+
+def _port_offset() -> int:
+    """TEST_PORT_OFFSET shifts every test port, so two checkouts can run their suites at once."""
+    raw = os.environ.get("TEST_PORT_OFFSET", "").strip() or "0"
+    try:
+        offset = int(raw)
+    except ValueError:
+        raise ValueError(f"TEST_PORT_OFFSET={raw!r} is not an integer") from None
+    if not 0 <= offset <= 40000:
+        raise ValueError(f"TEST_PORT_OFFSET={offset} must be between 0 and 40000")
+    return offset
+
+
+OFFSET = _port_offset()
+CFG = emulators.StackConfig(pubsub_port=18085 + OFFSET, gcs_port=14443 + OFFSET, bigquery_port=19050 + OFFSET,
+                            bigquery_grpc_port=19060 + OFFSET, state_dir=REPO / ".local" / "test-stack")
+PORTS = {"ingest_events": 18081 + OFFSET, "ingest_logs": 18082 + OFFSET, "ingest_file": 18083 + OFFSET}
+FAULTY_PORT = 18084 + OFFSET
 FAULTY_TOPIC = "faulty-events"
 
 
