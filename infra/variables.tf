@@ -1,3 +1,31 @@
+variable "activity_inactivity_minutes" {
+  description = "Minutes without an event after which the next event starts a new user activity (seed 002: 30)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.activity_inactivity_minutes >= 1 && var.activity_inactivity_minutes <= 1440
+    error_message = "activity_inactivity_minutes must be between 1 and 1440."
+  }
+}
+
+variable "activity_lookback_days" {
+  description = "Days before the run's date whose user activities each build recomputes, so late events are taken in (at least the functions' LATE_AFTER_HOURS / 24)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.activity_lookback_days >= 1 && var.activity_lookback_days <= 60
+    error_message = "activity_lookback_days must be between 1 and 60."
+  }
+}
+
+variable "activity_schedule" {
+  description = "When the user_activity scheduled query runs (BigQuery Data Transfer schedule syntax)."
+  type        = string
+  default     = "every 1 hours"
+}
+
 variable "bigquery_location" {
   description = "Location of the BigQuery dataset (a multi-region such as EU, or a region compatible with var.region)."
   type        = string

@@ -77,6 +77,14 @@ ALLOWED_ROLES = {
     "gcs_service_agent": {
         ("google_project_iam_member", "roles/pubsub.publisher"),  # Eventarc Cloud Storage triggers
     },
+    "activity_builder": {
+        ("google_project_iam_member", "roles/bigquery.jobUser"),  # jobs exist at project level only
+        ("google_bigquery_table_iam_member", "roles/bigquery.dataViewer"),  # pro_event and the views it reads
+        ("google_bigquery_table_iam_member", "roles/bigquery.dataEditor"),  # user_activity only
+    },
+    "datatransfer_service_agent": {
+        ("google_service_account_iam_member", "roles/iam.serviceAccountTokenCreator"),  # runs the build as it
+    },
 }
 
 REQUIRED_STEP_IDS = ["install", "lint", "test", "bundle", "tf-fmt", "tf-init", "tf-validate", "tf-plan", "tf-apply"]
@@ -398,7 +406,8 @@ def test_every_schema_directory_has_a_table_using_its_bigquery_json() -> None:
     discovered = discovered_tables()
     assert sorted(discovered) == on_disk
 
-    tables = cfg.of_type("google_bigquery_table")
+    # Views (a view block, no schema) are checked by test_analyst_terraform.py.
+    tables = {name: body for name, body in cfg.of_type("google_bigquery_table").items() if "view" not in body}
     assert tables, "no google_bigquery_table"
     schema_of: dict[str, Path] = {}
     for name, body in tables.items():
@@ -543,6 +552,8 @@ def _principal(member: Any) -> str:
     if isinstance(member, str):
         if "@gcp-sa-pubsub.iam.gserviceaccount.com" in member:
             return "pubsub_service_agent"
+        if "@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com" in member:
+            return "datatransfer_service_agent"
         raise AssertionError(f"unexpected literal member {member!r}")
     assert isinstance(member, Ref), f"member {member!r}"
     expr = member.expr
@@ -550,6 +561,8 @@ def _principal(member: Any) -> str:
         return "function"
     if expr.startswith("google_service_account.build"):
         return "build"
+    if expr.startswith("google_service_account.activity_builder"):
+        return "activity_builder"
     if expr == "data.google_storage_project_service_account.this.email_address":
         return "gcs_service_agent"
     raise AssertionError(f"member {expr!r} is not a known principal")

@@ -1,0 +1,162 @@
+# The analyst layer (docs/tables/README.md): a deduplicated view of every table with
+# a row_id, the views of ../schemas/*/view.json, and the scheduled query that builds
+# user_activity (its table comes from schemas/user_activity/ like every table).
+#
+# The SQL lives in ../schemas and is rendered by templatefile() with local.sql_variables,
+# the same placeholders tools/catalog.py fills for the local stack and the tests
+# (SqlSettings.variables; tests/infra/test_analyst_terraform.py holds them equal).
+
+locals {
+  # Tables with a row_id column: one <table>_deduplicated view each.
+  deduplicated_tables = {
+    for name, options in local.tables : name => options
+    if contains([for column in jsondecode(file("${local.schemas_dir}/${name}/bigquery.json")) : column.name], "row_id")
+  }
+
+  bots = jsondecode(file("${local.schemas_dir}/pro_event_humans/bots.json"))
+
+  sql_variables = {
+    project             = var.project_id
+    dataset             = google_bigquery_dataset.main.dataset_id
+    time_zone           = var.time_zone
+    inactivity_minutes  = var.activity_inactivity_minutes
+    lookback_days       = var.activity_lookback_days
+    bot_browsers        = jsonencode(local.bots.user_web_browser)
+    bot_user_pseudo_ids = jsonencode(local.bots.user_pseudo_id)
+  }
+
+  pro_event_humans     = jsondecode(file("${local.schemas_dir}/pro_event_humans/view.json"))
+  pro_event_attributed = jsondecode(file("${local.schemas_dir}/pro_event_attributed/view.json"))
+
+  # What the build reads: the events and the two views between them and the build.
+  activity_builder_reads = {
+    events       = "pro_event"
+    deduplicated = "pro_event_deduplicated"
+    humans       = "pro_event_humans"
+  }
+
+  # Google's agent that runs scheduled queries as the builder service account.
+  datatransfer_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com"
+}
+
+# Views read views: each level is its own resource, so that Terraform creates what a
+# view reads before the view (BigQuery checks the query when the view is created).
+
+resource "google_bigquery_table" "deduplicated" {
+  for_each = local.deduplicated_tables
+
+  dataset_id          = google_bigquery_dataset.main.dataset_id
+  table_id            = "${each.value.table_id}_deduplicated"
+  description         = "${each.value.table_id} without duplicate deliveries: one row per row_id, the copy ingested first. Same columns as ${each.value.table_id}; filter on ${each.value.time_partitioning.field} as on the table (it still prunes)."
+  deletion_protection = var.deletion_protection
+
+  view {
+    query = templatefile("${local.schemas_dir}/deduplicated_view.sql", merge(local.sql_variables, {
+      table            = each.value.table_id
+      partition_column = each.value.time_partitioning.field
+    }))
+    use_legacy_sql = false
+  }
+
+  #checkov:skip=CKV_GCP_80:A view stores no data; the tables it reads are encrypted at rest by Google.
+
+  depends_on = [google_bigquery_table.main]
+}
+
+resource "google_bigquery_table" "pro_event_humans" {
+  dataset_id          = google_bigquery_dataset.main.dataset_id
+  table_id            = local.pro_event_humans.view_id
+  description         = local.pro_event_humans.description
+  deletion_protection = var.deletion_protection
+
+  view {
+    query          = templatefile("${local.schemas_dir}/pro_event_humans/view.sql", local.sql_variables)
+    use_legacy_sql = false
+  }
+
+  #checkov:skip=CKV_GCP_80:A view stores no data; the tables it reads are encrypted at rest by Google.
+
+  depends_on = [google_bigquery_table.deduplicated]
+}
+
+resource "google_bigquery_table" "pro_event_attributed" {
+  dataset_id          = google_bigquery_dataset.main.dataset_id
+  table_id            = local.pro_event_attributed.view_id
+  description         = local.pro_event_attributed.description
+  deletion_protection = var.deletion_protection
+
+  view {
+    query          = templatefile("${local.schemas_dir}/pro_event_attributed/view.sql", local.sql_variables)
+    use_legacy_sql = false
+  }
+
+  #checkov:skip=CKV_GCP_80:A view stores no data; the tables it reads are encrypted at rest by Google.
+
+  depends_on = [google_bigquery_table.pro_event_humans, google_bigquery_table.main]
+}
+
+# --- The user_activity build ---------------------------------------------------
+
+resource "google_service_account" "activity_builder" {
+  account_id   = "user-activity-builder"
+  display_name = "user_activity builder"
+  description  = "Runs the scheduled query that builds user_activity from pro_event_humans."
+
+  depends_on = [google_project_service.main]
+}
+
+# Query jobs are created at project level (no narrower scope exists).
+resource "google_project_iam_member" "activity_builder_job_user" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = google_service_account.activity_builder.member
+}
+
+# Reading a view needs read access to the view and to what it reads; nothing else of the
+# dataset (not the dead letter).
+resource "google_bigquery_table_iam_member" "activity_builder_reader" {
+  for_each = local.activity_builder_reads
+
+  dataset_id = google_bigquery_dataset.main.dataset_id
+  table_id   = each.value
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.activity_builder.member
+
+  depends_on = [google_bigquery_table.main, google_bigquery_table.deduplicated, google_bigquery_table.pro_event_humans]
+}
+
+# The only table it writes.
+resource "google_bigquery_table_iam_member" "activity_builder_writer" {
+  dataset_id = google_bigquery_dataset.main.dataset_id
+  table_id   = google_bigquery_table.main["user_activity"].table_id
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.activity_builder.member
+}
+
+# The Data Transfer Service mints the builder's tokens to run the query as it.
+resource "google_service_account_iam_member" "activity_builder_token_creator" {
+  service_account_id = google_service_account.activity_builder.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.datatransfer_service_agent
+}
+
+resource "google_bigquery_data_transfer_config" "user_activity" {
+  display_name         = "user_activity build"
+  location             = var.bigquery_location
+  data_source_id       = "scheduled_query"
+  schedule             = var.activity_schedule
+  service_account_name = google_service_account.activity_builder.email
+
+  # A DML statement: no destination table; @run_time is the scheduled run's time.
+  params = {
+    query = templatefile("${local.schemas_dir}/user_activity/build.sql", local.sql_variables)
+  }
+
+  depends_on = [
+    google_bigquery_table.pro_event_humans,
+    google_bigquery_table_iam_member.activity_builder_reader,
+    google_bigquery_table_iam_member.activity_builder_writer,
+    google_project_iam_member.activity_builder_job_user,
+    google_service_account_iam_member.activity_builder_token_creator,
+  ]
+}
