@@ -55,7 +55,7 @@ print("duckdb extensions installed:", ", ".join(sorted(installed)))
 endef
 export INSTALL_DUCKDB_EXTENSIONS
 
-.PHONY: help setup up down status run test test-unit bench bundle lint clean
+.PHONY: help setup up down status run activities docs schema-check test test-unit bench bundle lint clean
 
 help: ## List the targets (default)
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z_-]+:[^#]*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -111,6 +111,15 @@ status: ## Show which emulators are running and the client environment
 
 run: setup ## Whole pipeline locally: stack up, sample traffic end to end, report (stays up)
 	$(VENV)/bin/python -m tools.local_run demo
+
+activities: $(VENV_STAMP) ## Build user_activity on the running stack (the production scheduled query's SQL) and print a few
+	$(VENV)/bin/python -m tools.activities
+
+docs: $(VENV_STAMP) ## Regenerate the table and view pages of docs/tables/ from schemas/ (a test fails when stale)
+	$(VENV)/bin/python -m tools.table_docs
+
+schema-check: $(VENV_STAMP) ## Fail on a breaking schema change since main not declared in schemas/breaking_changes.json
+	$(VENV)/bin/python -m tools.schema_changes
 
 test: setup ## Run the whole test suite (extra pytest flags: PYTEST_ARGS="...")
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

@@ -1,5 +1,5 @@
 """`make activities`: run the user_activity build (schemas/user_activity/build.sql) against the
-local stack, as the production scheduled query does, and print a few activities.
+local stack, as the production scheduled query does, and print the activities with most events.
 
     python -m tools.activities [--run-time 2026-11-23T12:00:00Z] [--show 5]
 
@@ -30,11 +30,11 @@ def build(client: bigquery.Client, settings: SqlSettings, run_time: datetime, ca
     return job.num_dml_affected_rows or 0
 
 
-def latest(client: bigquery.Client, settings: SqlSettings, count: int) -> list[dict]:
+def busiest(client: bigquery.Client, settings: SqlSettings, count: int) -> list[dict]:
     query = (f"SELECT activity_date, type, channel_id, user_pseudo_id, user_id, start_timestamp, session_duration, "
              f"event_count, session_status, origin.channel AS origin_channel, origin.source AS origin_source, "
              f"unique_key FROM `{settings.project}.{settings.dataset}.user_activity` "
-             f"ORDER BY start_timestamp DESC, unique_key LIMIT {int(count)}")
+             f"ORDER BY event_count DESC, start_timestamp DESC, unique_key LIMIT {int(count)}")
     return [dict(row) for row in client.query(query).result()]
 
 
@@ -44,7 +44,7 @@ def report(client: bigquery.Client, settings: SqlSettings, run_time: datetime, s
     print(f"user_activity built for run time {run_time.isoformat()} in {time.monotonic() - started:.1f}s "
           f"({changed} rows deleted or inserted; window: {settings.lookback_days} days before the run date "
           f"in {settings.time_zone})")
-    for row in latest(client, settings, show):
+    for row in busiest(client, settings, show):
         origin = f"{row['origin_channel']}/{row['origin_source']}" if row["origin_channel"] else "(no origin)"
         print(f"  {row['start_timestamp']:%Y-%m-%d %H:%M:%S}Z {row['type']:<10} {row['channel_id']:<8} "
               f"user {row['user_pseudo_id']:<22} {row['event_count']:>3} events {row['session_duration']:>5}s "
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.activities", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-time", help="the build's @run_time, ISO 8601 (default: now)")
-    parser.add_argument("--show", type=int, default=5, help="activities to print (latest first)")
+    parser.add_argument("--show", type=int, default=5, help="activities to print (most events first)")
     args = parser.parse_args(argv)
     try:
         settings = SqlSettings.from_env()

@@ -18,12 +18,14 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
 from google.cloud import bigquery, pubsub_v1, storage
 
-from tools import bundle, emulators, provision, samples
+from tools import activities, bundle, emulators, provision, samples
+from tools.catalog import SqlSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -160,7 +162,7 @@ def demo(cfg: emulators.StackConfig, names: LocalNames, events_count: int, batch
     events_topic = publisher.topic_path(cfg.project, names.events_topic)
     logs_topic = publisher.topic_path(cfg.project, names.logs_topic)
 
-    events = samples.events(events_count)
+    events = samples.events(events_count) + samples.visits(20)
     started = time.monotonic()
     futures = [publisher.publish(events_topic, orjson.dumps(events[i:i + batch]))
                for i in range(0, len(events), batch)]
@@ -190,6 +192,8 @@ def demo(cfg: emulators.StackConfig, names: LocalNames, events_count: int, batch
     print(f"\nthroughput: {len(events) + len(logs) + 302} records accounted for in {elapsed:.1f}s "
           f"({(len(events) + len(logs) + 302) / elapsed:.0f} records/s, emulators included)")
     print(f"latency: publish → row queryable in {probe * 1000:.0f} ms (one event, push subscription)")
+    print("\nuser activities (`make activities` runs the same build again):")
+    activities.report(bq, SqlSettings.from_env(), datetime.now(timezone.utc), show=6)
     print("\nthe stack is still up: see README.md to publish and query; `make down` stops it.")
 
 

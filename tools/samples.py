@@ -60,6 +60,32 @@ def events(count: int, seed: int = 7) -> list[dict[str, Any]]:
     return [event(rng, start + timedelta(seconds=i), i) for i in range(count)]
 
 
+def visits(users: int, seed: int = 17) -> list[dict[str, Any]]:
+    """A few users browsing over the last two hours (landing page, then internal navigation, some
+    coming back later), so that `make run` has activities of several events to show."""
+    rng = random.Random(seed)
+    start = datetime.now(timezone.utc) - timedelta(hours=2)
+    out = []
+    for user in range(users):
+        moment = start + timedelta(minutes=rng.randrange(60))
+        user_pseudo_id = f"visitor-{seed}-{user}"
+        for _visit in range(rng.choice([1, 1, 2])):
+            landing = rng.choice(PAGES)
+            referrer = rng.choice(REFERRERS[:3] + REFERRERS[4:])
+            for page in range(rng.randrange(2, 7)):
+                record = event(rng, moment, page)
+                record["user_pseudo_id"] = user_pseudo_id
+                record["privacy_info"] = {"analytics_storage": "Yes"}
+                record["event_params"] = [p for p in record["event_params"]
+                                          if p["key"] not in ("page_location", "page_referrer")]
+                record["page_location"] = landing if page == 0 else rng.choice(PAGES).split("?")[0]
+                record["page_referrer"] = referrer if page == 0 else "https://passculture.pro/accueil"
+                out.append(record)
+                moment += timedelta(seconds=rng.randrange(20, 240))
+            moment += timedelta(minutes=rng.randrange(35, 50))
+    return out
+
+
 def log_entries(count: int, seed: int = 11) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     now = datetime.now(timezone.utc)
