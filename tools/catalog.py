@@ -159,9 +159,8 @@ class Catalog:
         """Every table and view, in an order where each comes after what it reads."""
         found: dict[str, DatasetObject] = {}
         for name in contracts.all_tables(self.schemas_dir):
-            spec = contracts.table_schema(self.schemas_dir, name)
-            found[spec.table_id] = DatasetObject(name=spec.table_id, kind="table", description=spec.options["description"],
-                                                 fields=spec.raw_fields, options=spec.options)
+            table = read_table(self.schemas_dir, name)
+            found[table.name] = table
         for table in list(found.values()):
             columns = {f["name"] for f in table.fields}
             if {"row_id", "ingested_at"} <= columns:
@@ -187,8 +186,23 @@ class Catalog:
     def views(self) -> list[DatasetObject]:
         return [o for o in self.objects.values() if o.kind == "view"]
 
+    def filter_column(self, obj: DatasetObject) -> str | None:
+        """The column to filter on: a table's partitioning column, for a view its base table's."""
+        while obj.kind == "view":
+            obj = self.objects[obj.options["columns_from"]]
+        return obj.partition_column
+
     def activity_build_sql(self, settings: SqlSettings) -> str:
         return render(self.schemas_dir / ACTIVITY_BUILD, settings)
+
+
+def read_table(schemas_dir: Path, directory: str) -> DatasetObject:
+    """A table of schemas/<directory>/, read now (the functions' contracts module caches them for
+    the life of the process; tools must see edits)."""
+    options = json.loads((schemas_dir / directory / "table.json").read_text(encoding="utf-8"))
+    fields = json.loads((schemas_dir / directory / "bigquery.json").read_text(encoding="utf-8"))
+    return DatasetObject(name=options["table_id"], kind="table", description=options["description"], fields=fields,
+                         options=options)
 
 
 def _with_referenced_fields(column: dict[str, Any], found: dict[str, DatasetObject]) -> dict[str, Any]:

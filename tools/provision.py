@@ -18,9 +18,8 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, pubsub_v1, storage
 
-from ingest import contracts
 from tools import schema_changes
-from tools.catalog import BotList, Catalog, DatasetObject, SqlSettings
+from tools.catalog import BotList, Catalog, DatasetObject, SqlSettings, read_table
 
 MAX_DELIVERY_ATTEMPTS = 5
 
@@ -47,10 +46,10 @@ def bigquery_client(project: str, endpoint: str) -> bigquery.Client:
 
 
 def table_from_schema(project: str, dataset: str, schemas_dir: Path, name: str) -> bigquery.Table:
-    spec = contracts.table_schema(schemas_dir, name)
-    table = bigquery.Table(f"{project}.{dataset}.{spec.table_id}",
-                           schema=[bigquery.SchemaField.from_api_repr(f) for f in spec.raw_fields])
-    table.description = spec.options.get("description")
+    spec = read_table(schemas_dir, name)
+    table = bigquery.Table(f"{project}.{dataset}.{spec.name}",
+                           schema=[bigquery.SchemaField.from_api_repr(f) for f in spec.fields])
+    table.description = spec.description
     partitioning = spec.options.get("time_partitioning")
     if partitioning:
         table.time_partitioning = bigquery.TimePartitioning(type_=partitioning.get("type", "DAY"),
