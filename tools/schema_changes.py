@@ -142,34 +142,34 @@ def undeclared(changes: Iterable[Change], declarations: list[dict[str, Any]]) ->
 # ----------------------------------------------------------------------------- reading revisions
 
 
-def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
 
 
-def base_revision(environ: dict[str, str] | None = None) -> str | None:
+def base_revision(repo: Path = REPO, environ: dict[str, str] | None = None) -> str | None:
     """$SCHEMA_BASE_REF, else the merge base of HEAD with main or origin/main; None outside git."""
     environ = dict(os.environ) if environ is None else environ
     explicit = environ.get("SCHEMA_BASE_REF", "").strip()
     if explicit:
-        return _git("rev-parse", "--verify", f"{explicit}^{{commit}}").strip()
+        return _git(repo, "rev-parse", "--verify", f"{explicit}^{{commit}}").strip()
     try:
-        _git("rev-parse", "--git-dir")
+        _git(repo, "rev-parse", "--git-dir")
     except (subprocess.CalledProcessError, FileNotFoundError):
         return None
     for branch in ("main", "origin/main"):
         try:
-            return _git("merge-base", "HEAD", branch).strip()
+            return _git(repo, "merge-base", "HEAD", branch).strip()
         except subprocess.CalledProcessError:
             continue
     return None
 
 
-def tables_at(revision: str) -> dict[str, TableFiles]:
+def tables_at(revision: str, repo: Path = REPO) -> dict[str, TableFiles]:
     """schemas/<name>/{bigquery,table}.json as committed in a revision."""
-    listing = _git("ls-tree", "-r", "--name-only", revision, "--", "schemas/")
+    listing = _git(repo, "ls-tree", "-r", "--name-only", revision, "--", "schemas/")
     names = sorted(Path(p).parent.name for p in listing.splitlines() if p.endswith("/table.json"))
-    return {name: TableFiles(fields=json.loads(_git("show", f"{revision}:schemas/{name}/bigquery.json")),
-                             options=json.loads(_git("show", f"{revision}:schemas/{name}/table.json")))
+    return {name: TableFiles(fields=json.loads(_git(repo, "show", f"{revision}:schemas/{name}/bigquery.json")),
+                             options=json.loads(_git(repo, "show", f"{revision}:schemas/{name}/table.json")))
             for name in names}
 
 
@@ -187,7 +187,7 @@ def declarations(repo: Path = REPO) -> list[dict[str, Any]]:
 
 def check(base: str, repo: Path = REPO) -> tuple[list[Change], list[Change]]:
     """(every change since base, the breaking ones not declared)."""
-    changes = compare(tables_at(base), tables_in(repo / "schemas"))
+    changes = compare(tables_at(base, repo), tables_in(repo / "schemas"))
     return changes, undeclared(changes, declarations(repo))
 
 
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", help="revision to compare with (default: $SCHEMA_BASE_REF or merge-base with main)")
     args = parser.parse_args(argv)
-    base = _git("rev-parse", "--verify", f"{args.base}^{{commit}}").strip() if args.base else base_revision()
+    base = _git(REPO, "rev-parse", "--verify", f"{args.base}^{{commit}}").strip() if args.base else base_revision()
     if base is None:
         print("error: no base revision (not a git checkout, or no main branch): set SCHEMA_BASE_REF", file=sys.stderr)
         return 2
