@@ -1,0 +1,47 @@
+"""The analyst layer's schema files: generated table docs up to date, views and the activity
+table consistent with the tables they are built from."""
+
+from __future__ import annotations
+
+from tools import table_docs
+from tools.catalog import Catalog
+
+
+def test_checked_in_table_docs_are_what_schemas_give() -> None:
+    assert table_docs.stale() == [], "docs/tables/ is stale: run `make docs`"
+
+
+def test_every_generated_page_carries_the_do_not_edit_banner() -> None:
+    pages = sorted(table_docs.OUT.glob("*.md"))
+    assert pages
+    for page in pages:
+        assert page.read_text(encoding="utf-8").startswith(table_docs.BANNER + "\n"), page.name
+
+
+def test_every_object_has_a_page_and_every_column_a_description() -> None:
+    catalog = Catalog()
+    names = {p.stem for p in table_docs.OUT.glob("*.md")} - {"README"}
+    assert names == set(catalog.objects)
+    for obj in catalog.objects.values():
+        assert obj.description, obj.name
+        for name, field in table_docs._columns(obj.fields):
+            assert field.get("description"), f"{obj.name}.{name} has no description"
+
+
+def test_activity_origin_is_the_event_origin_record() -> None:
+    catalog = Catalog()
+
+    def shape(fields: list[dict]) -> list[tuple]:
+        return [(f["name"], f["type"], f.get("mode", "NULLABLE")) for f in fields]
+
+    [traffic_origin] = [f for f in catalog.objects["pro_event"].fields if f["name"] == "traffic_origin"]
+    [origin] = [f for f in catalog.objects["user_activity"].fields if f["name"] == "origin"]
+    assert shape(origin["fields"]) == shape(traffic_origin["fields"]), "user_activity.origin drifted from traffic_origin"
+
+
+def test_views_read_objects_that_exist_and_take_their_columns_from_one_they_read() -> None:
+    catalog = Catalog()
+    for view in catalog.views():
+        assert set(view.reads) <= set(catalog.objects), view.name
+        assert view.options["columns_from"] in view.reads, view.name
+        assert catalog.filter_column(view), f"{view.name}: no partitioning column to filter on"
