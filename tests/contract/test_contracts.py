@@ -18,7 +18,7 @@ from ingest.transform.pro_event import DERIVED_COLUMNS
 from tests.support.rowcheck import row_problems
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-SETTINGS = Settings(schemas_dir=SCHEMAS, pseudonymisation_key="test-key")
+SETTINGS = Settings(schemas_dir=SCHEMAS, pseudonymisation_key="test-key-0123456789")
 RECEIVED = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 
 
@@ -31,9 +31,9 @@ def test_pass_example_validates_and_emits_a_row_that_fits_the_table(contract: st
     record = decode_line(path.read_bytes(), SourceRef(kind="gcs", bucket="b", object=path.name, generation=1), 10**6)
     assert contracts.input_validator(SCHEMAS, contract).errors(record.value) == []
     prepared = prepare(contract, [record], SETTINGS, received_at=RECEIVED)
-    assert prepared.errors == [] and len(prepared.rows) == 1, prepared
+    assert len(prepared.dead_letter) == 0 and len(prepared.rows) == 1, prepared.dead_letter.take()
     table = contracts.table_schema(SCHEMAS, contract)
-    assert row_problems(table, prepared.rows[0][1]) == []
+    assert row_problems(table, orjson.loads(prepared.rows[0][1])) == []
 
 
 @pytest.mark.parametrize("contract,path", _examples("fail"), ids=lambda v: getattr(v, "name", v))

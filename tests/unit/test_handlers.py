@@ -36,7 +36,7 @@ def test_event_message_is_acked_and_written(writer):
     response = _post("ingest_events", orjson.dumps([EVENT, EVENT]))
     assert response.status_code == 200
     assert len(writer.rows("pro_event")) == 1
-    assert writer.rows("ingestion_audit")[0]["duplicates"] == 1
+    assert writer.rows("ingestion_audit")[0]["duplicates_in_batch"] == 1
 
 
 def test_garbage_is_acked_into_the_dead_letter(writer):
