@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+from ingest.decode import UTF8_BOM
 from ingest.errors import FailureKind
 from ingest.gzipstream import CHUNK_BYTES, GzipError, Read, inflate, is_gzip
 
@@ -62,16 +63,40 @@ class Line:
     """The line without its end of line; only its first ``max_line_bytes`` when it is longer."""
     length: int
     """Its full length, so a cut line is measured without being held whole."""
-    broken: GzipError | None = None
+    broken: GzipError | ObjectMissing | None = None
     """Set on the last line when the stream broke inside it: why reading stopped."""
 
 
 def read_lines(read: Read, *, max_line_bytes: int, max_ratio: float) -> Iterator[Line]:
-    """Non-blank lines of a stream, inflating gzip (recognised by its magic bytes, not its name)."""
-    first = read(CHUNK_BYTES)
-    if is_gzip(first):
-        return _lines(inflate(_prefixed(first, read), max_ratio=max_ratio), max_line_bytes)
-    return _lines(_chunks(first, read), max_line_bytes)
+    """Non-blank lines of a stream, inflating gzip (recognised by its magic bytes, not its name).
+
+    A stream that breaks, or whose object disappears mid-read, ends with one ``Line`` whose
+    ``broken`` says why, holding the bytes read of the line it broke in."""
+    number = 0
+    head = b""  # the current line's first bytes, at most max_line_bytes
+    length = 0  # the current line's length so far
+    try:
+        first = read(CHUNK_BYTES).removeprefix(UTF8_BOM)  # a byte order mark (Windows exports) is no data
+        if is_gzip(first):
+            chunks: Iterable[bytes] = _inflated_without_bom(inflate(_prefixed(first, read), max_ratio=max_ratio))
+        else:
+            chunks = _chunks(first, read)
+        for chunk in chunks:
+            pieces = chunk.split(b"\n")
+            for piece in pieces[:-1]:
+                number += 1
+                line, size = _append(head, length, piece, max_line_bytes)
+                head, length = b"", 0
+                if (piece or line).endswith(b"\r"):  # a CRLF file
+                    line, size = line.removesuffix(b"\r"), size - 1
+                if line.strip():
+                    yield Line(number, line, size)
+            head, length = _append(head, length, pieces[-1], max_line_bytes)
+    except (GzipError, ObjectMissing) as error:
+        yield Line(number + 1, head, length, broken=error)
+        return
+    if head.strip():
+        yield Line(number + 1, head.rstrip(b"\r"), length)
 
 
 def _prefixed(first: bytes, read: Read) -> Read:
@@ -89,27 +114,9 @@ def _chunks(first: bytes, read: Read) -> Iterator[bytes]:
         chunk = read(CHUNK_BYTES)
 
 
-def _lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[Line]:
-    number = 0
-    head = b""  # the current line's first bytes, at most max_line_bytes
-    length = 0  # the current line's length so far
-    try:
-        for chunk in chunks:
-            pieces = chunk.split(b"\n")
-            for piece in pieces[:-1]:
-                number += 1
-                line, size = _append(head, length, piece, max_line_bytes)
-                head, length = b"", 0
-                if (piece or line).endswith(b"\r"):  # a CRLF file
-                    line, size = line.removesuffix(b"\r"), size - 1
-                if line.strip():
-                    yield Line(number, line, size)
-            head, length = _append(head, length, pieces[-1], max_line_bytes)
-    except GzipError as error:
-        yield Line(number + 1, head, length, broken=error)
-        return
-    if head.strip():
-        yield Line(number + 1, head.rstrip(b"\r"), length)
+def _inflated_without_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for index, chunk in enumerate(chunks):
+        yield chunk.removeprefix(UTF8_BOM) if index == 0 else chunk
 
 
 def _append(head: bytes, length: int, piece: bytes, limit: int) -> tuple[bytes, int]:

@@ -217,7 +217,6 @@ class Pipeline:
         contract = plan.contract or ""
         dead_letter = self._dead_letter(contract, started, None)
         total = Counts()
-        line_number = 0
         try:
             with open_object(bucket, name, generation) as stream:
                 lines = read_lines(_transient_reads(stream, source), max_line_bytes=self.settings.max_record_bytes,
@@ -231,11 +230,10 @@ class Pipeline:
                     log("INFO", "file_progress", f"{name}: {line_number} lines read", source=source.uri(),
                         batch=batch_number, lines=line_number, rows_sent=total.rows_sent,
                         dead_lettered=total.dead_lettered)
-        except ObjectMissing as error:
+        except ObjectMissing as error:  # before the first byte: nothing of it was read
             total.received += 1
             total.dead_lettered += 1
-            dead_letter.add(orjson.dumps(metadata), source.at(line_number=line_number + 1 if line_number else None),
-                            RecordError.at(FailureKind.OBJECT_MISSING, "$", str(error)))
+            dead_letter.add(orjson.dumps(metadata), source, RecordError.at(FailureKind.OBJECT_MISSING, "$", str(error)))
             self._flush(dead_letter)
         self._finish(function, contract, source, total, dead_letter, started)
         return total
@@ -308,6 +306,9 @@ class Pipeline:
 
     def _line_record(self, line: Line, source: SourceRef) -> Record:
         located = source.at(line_number=line.number)
+        if isinstance(line.broken, ObjectMissing):
+            return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
+                FailureKind.OBJECT_MISSING, "$", f"{line.broken}; every line before this one was read"))
         if line.broken is not None:
             setting = (f" (MAX_DECOMPRESSION_RATIO={self.settings.max_decompression_ratio:g})"
                        if isinstance(line.broken, GzipLimitExceeded) else "")
