@@ -5,13 +5,11 @@ row says exactly that, and no record is ever an ``internal_error``."""
 from __future__ import annotations
 
 import base64
-import gzip
 import io
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
-import orjson
 import pytest
 from functions_framework import create_app
 
@@ -21,7 +19,7 @@ from ingest.contracts import CONTRACTS
 from ingest.errors import FailureKind
 from ingest.pipeline import Pipeline
 from tests.support.fake_writer import FakeWriter
-from tests.support.hostile_corpus import CASES, DROPPED, DUPLICATE, ROW, SKIPPED, USERPILOT, Case, ndjson
+from tests.support.hostile_corpus import CASES, DROPPED, DUPLICATE, ROW, SKIPPED, Case
 
 MAIN = str(Path(__file__).resolve().parents[2] / "functions" / "main.py")
 SETTINGS = Settings(max_record_bytes=65_536, max_message_bytes=1024 * 1024, max_message_records=1000,
