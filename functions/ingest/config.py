@@ -1,7 +1,7 @@
 """All runtime configuration: one table of settings, each read from one environment variable.
 
-``Settings`` is that table. Every field declares its variable, default and rule with
-``setting(...)`` and documents itself in the docstring below it; ``from_env`` reads only the
+``Settings`` is that table. Every field declares its variable, default, rule and meaning with
+``setting(...)`` (``docs/settings.md`` is generated from it); ``from_env`` reads only the
 declared variables, and validation runs whenever a ``Settings`` is built (``__post_init__``), so
 a bad value fails when an instance starts (``functions/main.py`` builds them at import), naming
 its variable, and never as an error on every record later. A variable that looks like a
@@ -36,24 +36,31 @@ def _default_schemas_dir() -> Path:
     return bundled if bundled.is_dir() else _PACKAGE_DIR.parent.parent / "schemas"
 
 
-def setting(variable: str, default: Any = None, *, check: Check | None = None, aliases: tuple[str, ...] = (),
-            secret: bool = False, default_factory: Callable[[], Any] | None = None) -> Any:
-    """A field of ``Settings`` read from ``variable`` (or, when unset, the first alias set)."""
-    metadata = {"variable": variable, "check": check, "aliases": aliases, "secret": secret}
+def setting(variable: str, default: Any = None, *, doc: str, check: Check | None = None,
+            aliases: tuple[str, ...] = (), secret: bool = False,
+            default_factory: Callable[[], Any] | None = None) -> Any:
+    """A field of ``Settings`` read from ``variable`` (or, when unset, the first alias set);
+    ``doc`` is what ``docs/settings.md`` says of it."""
+    metadata = {"variable": variable, "check": check, "aliases": aliases, "secret": secret, "doc": doc}
     if default_factory is not None:
         return field(default_factory=default_factory, metadata=metadata, repr=not secret)
     return field(default=default, metadata=metadata, repr=not secret)
 
 
 def between(low: float, high: float) -> Check:
-    return lambda value: None if low <= value <= high else f"must be between {low:g} and {high:g}"
+    def check(value: float) -> str | None:
+        return None if low <= value <= high else f"must be between {low:g} and {high:g}"
+    check.__doc__ = f"{low:g} to {high:g}"
+    return check
 
 
 def _not_empty(value: str) -> str | None:
+    """not empty"""
     return None if value.strip() else "must not be empty"
 
 
 def _time_zone(value: str) -> str | None:
+    """an IANA time zone"""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -66,23 +73,28 @@ _HOST = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?")
 
 
 def _dataset(value: str) -> str | None:
+    """a dataset id"""
     return None if _DATASET.fullmatch(value) else "must be a BigQuery dataset id (letters, digits, underscores)"
 
 
 def _directory(value: Path) -> str | None:
+    """an existing directory"""
     return None if value.is_dir() else "is not a directory"
 
 
 def _hosts(value: frozenset[str]) -> str | None:
+    """host names, comma-separated"""
     bad = sorted(h for h in value if not _HOST.fullmatch(h))
     return f"holds {', '.join(bad)}: expected bare host names (no scheme, port or path)" if bad else None
 
 
 def _http_endpoint(value: str) -> str | None:
+    """empty, or http(s)://host:port"""
     return None if not value or re.fullmatch(r"https?://[^/\s]+/?", value) else "must be empty or http(s)://host:port"
 
 
 def _reference_uri(value: str) -> str | None:
+    """empty, gs://bucket/object or a file"""
     if not value:
         return None
     if value.startswith("gs://"):
@@ -92,10 +104,12 @@ def _reference_uri(value: str) -> str | None:
 
 
 def _hmac_key(value: str) -> str | None:
+    """empty, or 16+ characters"""
     return None if not value or len(value) >= 16 else "must be at least 16 characters"
 
 
 def _log_level(value: str) -> str | None:
+    """DEBUG, INFO, WARNING, ERROR"""
     return None if value in ("DEBUG", "INFO", "WARNING", "ERROR") else "must be DEBUG, INFO, WARNING or ERROR"
 
 
@@ -104,61 +118,61 @@ MiB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Settings:
-    project: str = setting("GCP_PROJECT", "local-dev", check=_not_empty, aliases=("GOOGLE_CLOUD_PROJECT",))
-    """GCP project that owns the dataset."""
-    dataset: str = setting("BQ_DATASET", "analytics", check=_dataset)
-    """BigQuery dataset holding every contract table, ingestion_errors and ingestion_audit."""
-    schemas_dir: Path = setting("SCHEMAS_DIR", default_factory=_default_schemas_dir, check=_directory)
-    """Where the contracts live (bundled copy in a deployment, ``schemas/`` in a checkout)."""
-    events_topic: str = setting("EVENTS_TOPIC", "tracking-events", check=_not_empty)
-    """Topic name recorded as the source of events when the CloudEvent does not carry it."""
-    logs_topic: str = setting("LOGS_TOPIC", "backend-logs", check=_not_empty)
-    """Topic name recorded as the source of logs when the CloudEvent does not carry it."""
-    notifications_topic: str = setting("GCS_NOTIFICATION_TOPIC", "partner-drops-notifications", check=_not_empty)
-    """Topic of the partner bucket's notifications."""
-    time_zone: str = setting("TIME_ZONE", "Europe/Paris", check=_time_zone)
-    """Zone in which event_date and partition_date are computed."""
-    max_record_bytes: int = setting("MAX_RECORD_BYTES", 1_000_000, check=between(1024, 9_000_000))
-    """A record larger than this is dead-lettered as oversized (BigQuery rows must stay small)."""
-    max_message_bytes: int = setting("MAX_MESSAGE_BYTES", 10 * MiB, check=between(64 * 1024, 256 * MiB))
-    """Cap on a message once decompressed (Pub/Sub itself caps a message at 10 MB). With
-    MAX_MESSAGE_RECORDS it bounds what one message may cost in memory: beyond it the message is
-    kept whole as one ``oversized_message`` error."""
-    max_message_records: int = setting("MAX_MESSAGE_RECORDS", 10_000, check=between(1, 1_000_000))
-    """Records one message may hold; more is one ``oversized_message`` error, not that many rows."""
-    max_decompression_ratio: float = setting("MAX_DECOMPRESSION_RATIO", 100.0, check=between(1, 1032))
-    """Decompressed bytes per compressed byte a gzip message or file may reach (real event batches
-    compress 10–25×; zlib's ceiling is ~1 032×). Beyond it is a decompression bomb."""
-    dead_letter_payload_bytes: int = setting("DEAD_LETTER_PAYLOAD_BYTES", 1_000_000, check=between(256, 5_000_000))
-    """How much of an oversized raw payload the dead letter keeps (the rest is counted)."""
-    insert_batch_rows: int = setting("INSERT_BATCH_ROWS", 500, check=between(1, 50_000))
-    """Rows per insertAll request (BigQuery recommends ~500, allows 50 000)."""
-    insert_batch_bytes: int = setting("INSERT_BATCH_BYTES", 8 * MiB, check=between(64 * 1024, 9_500_000))
-    """Bytes per insertAll request, under BigQuery's 10 MB request limit."""
-    bigquery_timeout_s: float = setting("BIGQUERY_TIMEOUT_S", 30.0, check=between(0.1, 600))
-    """Deadline of the client's own retries before a failure is handed to Pub/Sub / Eventarc."""
-    file_batch_lines: int = setting("FILE_BATCH_LINES", 500, check=between(1, 100_000))
-    """Lines of a dropped file processed and written together."""
-    late_after_hours: float = setting("LATE_AFTER_HOURS", 72.0, check=between(0.001, 24 * 366))
-    """Events older than this when received are flagged is_late (they still land)."""
-    site_hosts: frozenset[str] = setting("SITE_HOSTS", frozenset({"passculture.pro", "pro.passculture.app"}),
-                                         check=_hosts)
-    """Hosts of the tracked site, comma-separated: a referrer on them is internal navigation."""
-    environment: str = setting("ENVIRONMENT", "local", check=_not_empty)
-    """Fallback for pro_log.environement when the log entry carries no namespace label."""
-    pseudonymisation_key: str = setting("PSEUDONYMISATION_KEY", "", check=_hmac_key, secret=True)
-    """HMAC key for pseudonymised ids (Secret Manager in production); required by a policy that
-    pseudonymises (checked at start-up)."""
-    reference_data_uri: str = setting("REFERENCE_DATA_URI", "", check=_reference_uri)
-    """Optional gs://bucket/path (or local path) of the offerer/venue reference snapshot (NDJSON)."""
-    reference_ttl_s: float = setting("REFERENCE_TTL_S", 600.0, check=between(0, 86_400))
-    """How long a loaded reference snapshot is used before it is read again."""
-    bigquery_emulator_host: str = setting("BIGQUERY_EMULATOR_HOST", "", check=_http_endpoint)
-    """http://host:port of a local BigQuery emulator; empty in production."""
-    code_version: str = setting("CODE_VERSION", "dev", aliases=("K_REVISION",))
-    """Recorded in ingestion_errors and ingestion_audit, to tie a row to the code that made it."""
-    log_level: str = setting("LOG_LEVEL", "INFO", check=_log_level)
-    """Least severity written to the logs: DEBUG, INFO, WARNING or ERROR."""
+    project: str = setting("GCP_PROJECT", "local-dev", check=_not_empty, aliases=("GOOGLE_CLOUD_PROJECT",),
+        doc="GCP project that owns the dataset.")
+    dataset: str = setting("BQ_DATASET", "analytics", check=_dataset,
+        doc="BigQuery dataset holding every contract table, ingestion_errors and ingestion_audit.")
+    schemas_dir: Path = setting("SCHEMAS_DIR", default_factory=_default_schemas_dir, check=_directory,
+        doc="Where the contracts live (bundled copy in a deployment, ``schemas/`` in a checkout).")
+    events_topic: str = setting("EVENTS_TOPIC", "tracking-events", check=_not_empty,
+        doc="Topic name recorded as the source of events when the CloudEvent does not carry it.")
+    logs_topic: str = setting("LOGS_TOPIC", "backend-logs", check=_not_empty,
+        doc="Topic name recorded as the source of logs when the CloudEvent does not carry it.")
+    notifications_topic: str = setting("GCS_NOTIFICATION_TOPIC", "partner-drops-notifications", check=_not_empty,
+        doc="Topic of the partner bucket's notifications.")
+    time_zone: str = setting("TIME_ZONE", "Europe/Paris", check=_time_zone,
+        doc="Zone in which event_date and partition_date are computed.")
+    max_record_bytes: int = setting("MAX_RECORD_BYTES", 1_000_000, check=between(1024, 9_000_000),
+        doc="A record larger than this is dead-lettered as oversized (BigQuery rows must stay small).")
+    max_message_bytes: int = setting("MAX_MESSAGE_BYTES", 10 * MiB, check=between(64 * 1024, 256 * MiB),
+        doc=("Cap on a message once decompressed (Pub/Sub itself caps a message at 10 MB). With "
+             "MAX_MESSAGE_RECORDS it bounds what one message may cost in memory: beyond it the message is kept "
+             "whole as one ``oversized_message`` error."))
+    max_message_records: int = setting("MAX_MESSAGE_RECORDS", 10_000, check=between(1, 1_000_000),
+        doc="Records one message may hold; more is one ``oversized_message`` error, not that many rows.")
+    max_decompression_ratio: float = setting("MAX_DECOMPRESSION_RATIO", 100.0, check=between(1, 1032),
+        doc=("Decompressed bytes per compressed byte a gzip message or file may reach (real event batches compress "
+             "10–25×; zlib's ceiling is ~1 032×). Beyond it is a decompression bomb."))
+    dead_letter_payload_bytes: int = setting("DEAD_LETTER_PAYLOAD_BYTES", 1_000_000, check=between(256, 5_000_000),
+        doc="How much of an oversized raw payload the dead letter keeps (the rest is counted).")
+    insert_batch_rows: int = setting("INSERT_BATCH_ROWS", 500, check=between(1, 50_000),
+        doc="Rows per insertAll request (BigQuery recommends ~500, allows 50 000).")
+    insert_batch_bytes: int = setting("INSERT_BATCH_BYTES", 8 * MiB, check=between(64 * 1024, 9_500_000),
+        doc="Bytes per insertAll request, under BigQuery's 10 MB request limit.")
+    bigquery_timeout_s: float = setting("BIGQUERY_TIMEOUT_S", 30.0, check=between(0.1, 600),
+        doc="Deadline of the client's own retries before a failure is handed to Pub/Sub / Eventarc.")
+    file_batch_lines: int = setting("FILE_BATCH_LINES", 500, check=between(1, 100_000),
+        doc="Lines of a dropped file processed and written together.")
+    late_after_hours: float = setting("LATE_AFTER_HOURS", 72.0, check=between(0.001, 24 * 366),
+        doc="Events older than this when received are flagged is_late (they still land).")
+    site_hosts: frozenset[str] = setting(
+        "SITE_HOSTS", frozenset({"passculture.pro", "pro.passculture.app"}), check=_hosts,
+        doc="Hosts of the tracked site, comma-separated: a referrer on them is internal navigation.")
+    environment: str = setting("ENVIRONMENT", "local", check=_not_empty,
+        doc="Fallback for pro_log.environement when the log entry carries no namespace label.")
+    pseudonymisation_key: str = setting("PSEUDONYMISATION_KEY", "", check=_hmac_key, secret=True,
+        doc=("HMAC key for pseudonymised ids (Secret Manager in production); required by a policy that "
+             "pseudonymises (checked at start-up)."))
+    reference_data_uri: str = setting("REFERENCE_DATA_URI", "", check=_reference_uri,
+        doc="Optional gs://bucket/path (or local path) of the offerer/venue reference snapshot (NDJSON).")
+    reference_ttl_s: float = setting("REFERENCE_TTL_S", 600.0, check=between(0, 86_400),
+        doc="How long a loaded reference snapshot is used before it is read again.")
+    bigquery_emulator_host: str = setting("BIGQUERY_EMULATOR_HOST", "", check=_http_endpoint,
+        doc="http://host:port of a local BigQuery emulator; empty in production.")
+    code_version: str = setting("CODE_VERSION", "dev", aliases=("K_REVISION",),
+        doc="Recorded in ingestion_errors and ingestion_audit, to tie a row to the code that made it.")
+    log_level: str = setting("LOG_LEVEL", "INFO", check=_log_level,
+        doc="Least severity written to the logs: DEBUG, INFO, WARNING or ERROR.")
 
     def __post_init__(self) -> None:
         problems = []

@@ -96,3 +96,25 @@ def test_columns_the_event_transform_derives_are_columns_of_its_table() -> None:
     # A typo in DERIVED_COLUMNS would let an event parameter fill that column again.
     table = contracts.table_schema(SCHEMAS, "pro_event")
     assert DERIVED_COLUMNS <= set(table.columns), DERIVED_COLUMNS - set(table.columns)
+
+
+def test_the_settings_page_is_generated_from_the_settings_table() -> None:
+    from tools import settings_doc
+
+    assert settings_doc.main(["--check"]) == 0, "docs/settings.md is stale: run `python -m tools.settings_doc`"
+
+
+def test_the_dead_letter_documents_every_failure_kind() -> None:
+    from ingest.errors import FailureKind
+
+    field = next(f for f in contracts.table_schema(SCHEMAS, "ingestion_errors").raw_fields if f["name"] == "error_type")
+    listed = {word.strip(" .,()") for word in field["description"].split(":", 1)[1].split("(")[0].split(",")}
+    assert listed == {kind.value for kind in FailureKind}
+
+
+def test_every_contract_table_has_the_pipeline_columns() -> None:
+    for contract in contracts.CONTRACTS:
+        table = contracts.table_schema(SCHEMAS, contract)
+        assert contracts.PIPELINE_COLUMNS | {contracts.UNMAPPED_COLUMN} <= set(table.columns), contract
+        assert table.identity_kind in ("content", "emission")
+        assert table.identity_exclude <= set(table.columns), table.identity_exclude - set(table.columns)
