@@ -372,3 +372,56 @@ def test_an_instance_with_a_bad_setting_does_not_start(tmp_path):
     result = subprocess.run([sys.executable, "-c", "import main"], cwd=root / "functions", env=env,
                             capture_output=True, text=True, check=False)
     assert result.returncode != 0 and "TIME_ZONE='Mars/Olympus' is not an IANA time zone" in result.stderr
+
+
+# --- a bug costs one record --------------------------------------------------------------------------------
+
+def test_a_bug_on_one_record_is_an_internal_error_for_that_record_only(monkeypatch, capsys):
+    from ingest import pipeline
+
+    original = pipeline.CONTRACTS["pro_event"]
+
+    def buggy(value, ctx):
+        if value["user_pseudo_id"] == "corpus-2":
+            raise KeyError("a bug")
+        return original.transform(value, ctx)
+
+    monkeypatch.setitem(pipeline.CONTRACTS, "pro_event", pipeline.Contract(buggy))
+    pipe, writer = _pipe()
+    counts = _message(pipe, b"\n".join(orjson.dumps(event(i)) for i in range(5)))
+    assert counts.rows_sent == 4 and counts.dead_lettered == 1 and counts.balanced()
+    [error] = writer.rows("ingestion_errors")
+    assert error["error_type"] == "internal_error" and error["source"]["record_index"] == 2
+    assert orjson.loads(error["raw_payload"])["user_pseudo_id"] == "corpus-2"
+    logged = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert any(entry["event"] == "record_failed" and "KeyError" in entry["traceback"] for entry in logged)
+
+
+# --- caches are bounded in bytes ---------------------------------------------------------------------------
+
+def test_enrichment_caches_never_keep_a_key_longer_than_their_bound():
+    from ingest.enrich import origin, urls
+    from ingest.enrich.cache import MAX_KEY_CHARS, bounded_cache
+    from ingest.enrich.useragent import parse_user_agent
+    from ingest.transform import pro_event
+
+    calls = []
+
+    @bounded_cache(4, max_key_chars=10)
+    def double(key: str) -> str:
+        calls.append(key)
+        return key * 2
+
+    assert double("short") == double("short") == "shortshort" and calls == ["short"]
+    assert double("x" * 11) == double("x" * 11) and calls == ["short", "x" * 11, "x" * 11]
+    caches = [urls.url_path_extract, urls.url_path_agg, origin._url_origin, parse_user_agent, pro_event._path_columns,
+              pro_event._agent_columns]
+    before = [cache.cache_info().currsize for cache in caches]
+    long_url = "https://passculture.pro/offres?gclid=" + "x" * MAX_KEY_CHARS
+    urls.url_path_agg(urls.url_path_extract(long_url) + "/" + "y" * MAX_KEY_CHARS)
+    origin.compute_origin(long_url, long_url, frozenset({"passculture.pro"}))
+    parse_user_agent("Mozilla/5.0 " + "z" * MAX_KEY_CHARS)
+    pro_event._path_columns(long_url)
+    pro_event._agent_columns("Mozilla/5.0 " + "z" * MAX_KEY_CHARS)
+    assert [cache.cache_info().currsize for cache in caches] == before
+    assert origin._url_origin(long_url).gclid == "x" * MAX_KEY_CHARS  # still computed, only not kept
