@@ -425,3 +425,16 @@ def test_enrichment_caches_never_keep_a_key_longer_than_their_bound():
     pro_event._agent_columns("Mozilla/5.0 " + "z" * MAX_KEY_CHARS)
     assert [cache.cache_info().currsize for cache in caches] == before
     assert origin._url_origin(long_url).gclid == "x" * MAX_KEY_CHARS  # still computed, only not kept
+
+
+def test_dead_lettered_records_are_logged_once_per_invocation_with_where_they_came_from(capsys):
+    pipe, writer = _pipe(file_batch_lines=2)
+    body = b"\n".join([orjson.dumps(event(1)), b"{bad", b"[1]", orjson.dumps(event(2)), b"{worse"])
+    _file(pipe, _opener(body), "events/x.ndjson")
+    logged = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [entry] = [e for e in logged if e["event"] == "records_dead_lettered"]
+    assert entry["function"] == "ingest_file" and entry["contract"] == "pro_event"
+    assert entry["source"] == "gs://b/events/x.ndjson#3" and entry["count"] == 3
+    assert entry["error_types"] == {"invalid_json": 2, "schema_violation": 1}
+    [ingested] = [e for e in logged if e["event"] == "ingested"]
+    assert ingested["balanced"] is True and ingested["dead_lettered"] == 3 and ingested["rows_sent"] == 2
