@@ -27,7 +27,7 @@ from ingest.consent import Action, load_policy
 from ingest.decode import split_message
 from ingest.pipeline import prepare
 from ingest.records import Record, SourceRef
-from ingest.rowid import row_id
+from ingest.rowid import content_id
 from ingest.runtime import settle_heap
 from ingest.sinks.bigquery import BigQueryWriter
 from ingest.transform import pro_event
@@ -43,7 +43,7 @@ def run_once(messages: list[bytes], settings: Settings, writer: BigQueryWriter) 
     start = time.perf_counter()
     for i, data in enumerate(messages):
         source = SourceRef(kind="pubsub", topic="tracking-events", message_id=str(i))
-        records = split_message(data, source, settings.max_record_bytes, settings.max_message_bytes)
+        records = split_message(data, source, settings)
         prepared = prepare(CONTRACT, records, settings, received_at=received)
         for _ in writer.request_bodies(prepared.rows):  # the insertAll bodies, as sent
             pass
@@ -55,24 +55,26 @@ def stage_costs(messages: list[bytes], settings: Settings, writer: BigQueryWrite
     """Seconds per stage, each timed alone over every event (best of 3), in path order."""
     source = SourceRef(kind="pubsub", topic="tracking-events", message_id="0")
     batches: list[list[Record]] = [
-        split_message(m, source, settings.max_record_bytes, settings.max_message_bytes) for m in messages]
+        split_message(m, source, settings) for m in messages]
     values = [record.value for batch in batches for record in batch]
     validator = contracts.input_validator(settings.schemas_dir, CONTRACT)
     policy = load_policy(settings.schemas_dir, CONTRACT)
     assert policy is not None
     ctx = TransformContext(settings=settings, table=contracts.table_schema(settings.schemas_dir, CONTRACT),
                            received_at=datetime.now(timezone.utc), consent_action=Action.KEEP)
-    rows = [(row_id(CONTRACT, v), pro_event.to_row(v, ctx)) for v in values]
+    table = ctx.table
+    rows = [pro_event.to_row(v, ctx) for v in values]
+    encoded = [(content_id(CONTRACT, dict(row), table.identity_exclude)[0], orjson.dumps(row)) for row in rows]
 
     return {
-        "decode (split, orjson.loads)": _best(lambda: [split_message(m, source, settings.max_record_bytes,
-                                                                    settings.max_message_bytes) for m in messages]),
+        "decode (split, orjson.loads)": _best(lambda: [split_message(m, source, settings) for m in messages]),
         "validate (jsonschema-rs)": _best(lambda: [validator.errors(v) for v in values]),
         "consent": _best(lambda: [policy.action(v) for v in values]),
         "transform + enrich": _best(lambda: [pro_event.to_row(v, ctx) for v in values]),
-        "row_id (canonical sha256)": _best(lambda: [row_id(CONTRACT, v) for v in values]),
-        "serialize (insertAll bodies)": _best(lambda: [body for i in range(0, len(rows), 500)
-                                                      for body in writer.request_bodies(rows[i:i + 500])]),
+        "row_id + encode (sorted, sha256)": _best(lambda: [content_id(CONTRACT, dict(row), table.identity_exclude)
+                                                             for row in rows]),
+        "insertAll bodies (framing)": _best(lambda: [body for i in range(0, len(encoded), 500)
+                                                     for body in writer.request_bodies(encoded[i:i + 500])]),
     }
 
 
@@ -82,7 +84,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="events per Pub/Sub message (NDJSON)")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    settings = Settings(pseudonymisation_key="bench")
+    settings = Settings(pseudonymisation_key="bench-key-0123456789")
     writer = BigQueryWriter(SimpleNamespace(project="bench"), "analytics", settings.insert_batch_rows,  # type: ignore[arg-type]
                             settings.insert_batch_bytes, settings.bigquery_timeout_s)
     events = samples.events(args.events)

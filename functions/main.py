@@ -3,6 +3,9 @@
 Nothing else decides ack versus retry: a ``TransientError`` (or any unexpected failure)
 propagates so Pub/Sub / Eventarc redeliver; everything wrong with the input itself has
 already been written to ``ingestion_errors`` and the input is acknowledged.
+
+Settings are validated here, when the instance loads this module: a bad value stops the
+instance from starting (naming the variable) instead of failing every record it would handle.
 """
 
 from __future__ import annotations
@@ -10,40 +13,34 @@ from __future__ import annotations
 import functions_framework
 import orjson
 from cloudevents.http import CloudEvent
+from flask import has_request_context, request
 
 from ingest import clients, envelopes
 from ingest.config import settings
 from ingest.errors import RecordError
 from ingest.logs import log
-from ingest.pipeline import now
-from ingest.sinks.audit import Counts
-from ingest.sinks.dead_letter import error_row
+
+settings()
 
 
 def _ingest_pubsub(event: CloudEvent, function: str, contract: str, topic: str) -> None:
-    pipe = clients.pipeline()
     try:
         message = envelopes.pubsub_message(event.get("source"), event.data, topic)
     except RecordError as error:
         _reject_envelope(event, function, contract, error, topic)
         return
-    pipe.ingest_message(function=function, contract=contract, data=message.data, source=message.source,
-                        attributes=message.attributes, publish_time=message.publish_time)
+    clients.pipeline().ingest_message(function=function, contract=contract, data=message.data,
+                                      source=message.source, attributes=message.attributes,
+                                      publish_time=message.publish_time)
 
 
 def _reject_envelope(event: CloudEvent, function: str, contract: str | None, error: RecordError,
                      default_topic: str) -> None:
-    """An envelope we cannot read is itself the record: keep it whole, with the event id."""
-    pipe = clients.pipeline()
-    started = now()
+    """An envelope we cannot read is itself the record: keep the request body as it arrived."""
     source = envelopes.envelope_source(event["type"], event.get("source"), event.get("subject"), event.get("id"),
                                        default_topic)
-    raw = orjson.dumps(event.data, default=str)
-    pipe.dead_letter([error_row(raw=raw, source=source, contract=contract, error_type=error.error_type,
-                                reasons=error.reasons, received_at=started, code_version=settings().code_version,
-                                payload_limit=settings().dead_letter_payload_bytes)])
-    pipe.audit(function=function, contract=contract, source=source, counts=Counts(received=1, invalid=1),
-               started_at=started)
+    raw = request.get_data() if has_request_context() else orjson.dumps(event.data, default=str)
+    clients.pipeline().reject_whole(function, contract, source, raw, error)
 
 
 @functions_framework.cloud_event

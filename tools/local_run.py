@@ -136,15 +136,15 @@ def report(bq: bigquery.Client, dataset: str, since: float) -> None:
     print("\nwhat went to ingestion_errors:")
     for row in bq.query(query).result():
         print(f"  {row['contract'] or '(none)':<16} {row['error_type']:<22} {row['n']:>4}  e.g. {row['example']}")
-    query = (f"SELECT contract, SUM(received) r, SUM(written) w, SUM(invalid) i, SUM(consent_dropped) c, "
-             f"SUM(skipped) s, SUM(duplicates) d, SUM(reference_misses) m, COUNT(*) n, "
+    query = (f"SELECT contract, SUM(received) r, SUM(rows_sent) w, SUM(dead_lettered) i, SUM(consent_dropped) c, "
+             f"SUM(skipped) s, SUM(duplicates_in_batch) d, SUM(reference_misses) m, COUNT(*) n, "
              f"SUM(TIMESTAMP_DIFF(finished_at, started_at, MICROSECOND)) us FROM `{dataset}.ingestion_audit` "
              f"WHERE started_at >= TIMESTAMP_SECONDS({int(since)}) GROUP BY contract ORDER BY contract")
     busy: list[tuple[str, int, int, float]] = []
-    print("\ningestion_audit (received = written + invalid + consent_dropped + skipped + duplicates):")
+    print("\ningestion_audit (received = rows_sent + dead_lettered + consent_dropped + skipped + duplicates_in_batch):")
     for row in bq.query(query).result():
-        print(f"  {row['contract'] or '(none)':<16} received {row['r']:>5} = written {row['w']} + invalid {row['i']} "
-              f"+ consent_dropped {row['c']} + skipped {row['s']} + duplicates {row['d']}"
+        print(f"  {row['contract'] or '(none)':<16} received {row['r']:>5} = rows_sent {row['w']} + dead_lettered {row['i']} "
+              f"+ consent_dropped {row['c']} + skipped {row['s']} + duplicates_in_batch {row['d']}"
               + (f"   (unknown reference ids: {row['m']})" if row["m"] else ""))
         busy.append((row["contract"] or "(none)", row["w"], row["n"], row["us"] / 1e6))
     print("\nfunction time (from ingestion_audit: first record read → audit row written, BigQuery emulator included):")

@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import BinaryIO, Iterator
 
 from google.api_core.client_options import ClientOptions
+from google.api_core.exceptions import NotFound
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, storage
 
@@ -33,14 +34,33 @@ def storage_client() -> storage.Client:
     return storage.Client()
 
 
+class _Download:
+    """An object's byte stream whose generation vanishing mid-read is ``ObjectMissing`` (permanent),
+    not one more download error (transient)."""
+
+    def __init__(self, stream: BinaryIO, uri: str) -> None:
+        self._stream = stream
+        self._uri = uri
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except NotFound as error:
+            raise ObjectMissing(f"{self._uri} disappeared while it was read: {error}") from error
+
+
 @contextmanager
 def open_object(bucket: str, name: str, generation: int) -> Iterator[BinaryIO]:
     """That exact generation, read in chunks; raw bytes, so gzip is inflated by us, once."""
-    blob = storage_client().bucket(bucket).get_blob(name, generation=generation)
+    uri = f"gs://{bucket}/{name}#{generation}"
+    try:
+        blob = storage_client().bucket(bucket).get_blob(name, generation=generation)
+    except NotFound:
+        blob = None
     if blob is None:
-        raise ObjectMissing(f"gs://{bucket}/{name}#{generation} no longer exists")
+        raise ObjectMissing(f"{uri} no longer exists")
     with blob.open("rb", chunk_size=READ_CHUNK_BYTES, raw_download=True) as stream:
-        yield stream
+        yield _Download(stream, uri)  # type: ignore[misc]
 
 
 def read_lines(uri: str) -> Iterator[bytes]:

@@ -42,20 +42,24 @@ class ConsentPolicy:
     on_missing: Action
 
     def signal(self, record: dict[str, Any]) -> Signal:
-        """GA4's privacy_info wins over a consent object; anything unrecognised is missing."""
-        privacy = record.get("privacy_info") or {}
-        storage = privacy.get(f"{self.purpose}_storage")
+        """GA4's privacy_info wins over a consent object; anything unrecognised is missing.
+
+        Read before the record is validated (a refusal is honoured even for an invalid record),
+        so every shape of input must give a signal, never an error."""
+        privacy = record.get("privacy_info")
+        storage = privacy.get(f"{self.purpose}_storage") if isinstance(privacy, dict) else None
         if isinstance(storage, str):
             lowered = storage.strip().lower()
             if lowered in _YES:
                 return Signal.GRANTED
             if lowered in _NO:
                 return Signal.DENIED
-        consent = record.get("consent") or {}
-        if self.granted_purposes & {p.lower() for p in consent.get("accepted") or ()}:
-            return Signal.GRANTED
-        if self.granted_purposes & {p.lower() for p in consent.get("refused") or ()}:
-            return Signal.DENIED
+        consent = record.get("consent")
+        if isinstance(consent, dict):
+            if self.granted_purposes & _purposes(consent.get("accepted")):
+                return Signal.GRANTED
+            if self.granted_purposes & _purposes(consent.get("refused")):
+                return Signal.DENIED
         return Signal.MISSING
 
     def action(self, record: dict[str, Any]) -> tuple[Signal, Action]:
@@ -63,6 +67,10 @@ class ConsentPolicy:
         if signal is Signal.GRANTED:
             return signal, Action.KEEP
         return signal, self.on_denied if signal is Signal.DENIED else self.on_missing
+
+
+def _purposes(listed: Any) -> set[str]:
+    return {p.lower() for p in listed if isinstance(p, str)} if isinstance(listed, list) else set()
 
 
 @lru_cache(maxsize=None)

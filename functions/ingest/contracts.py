@@ -1,8 +1,9 @@
 """The data contracts, loaded once from ``schemas/`` (the single source of truth).
 
-A contract directory holds ``table.json`` (table options) and ``bigquery.json`` (columns),
-plus ``input.schema.json`` for contracts that receive records. Code never lists columns:
-it asks the ``TableSchema`` loaded here.
+A contract directory holds ``table.json`` (table options, and for contracts: how a row's
+identity is computed and which columns come from reference data) and ``bigquery.json``
+(columns), plus ``input.schema.json`` for contracts that receive records. Code never lists
+columns: it asks the ``TableSchema`` loaded here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from ingest.validate import RecordValidator
 
 CONTRACTS = ("pro_event", "pro_log", "userpilot_event")
 """Contracts that receive records; ``ingestion_errors`` and ``ingestion_audit`` are sinks."""
+
+PIPELINE_COLUMNS = frozenset({"row_id", "ingested_at", "ingestion_source"})
+"""Set by the pipeline on every contract row, never from the record."""
+UNMAPPED_COLUMN = "unmapped"
+"""Every contract row's JSON column for the top-level fields of the record that no column maps."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,25 @@ class TableSchema:
     @property
     def required(self) -> frozenset[str]:
         return frozenset(c.name for c in self.columns.values() if c.mode == "REQUIRED")
+
+    @property
+    def partition_column(self) -> str | None:
+        return (self.options.get("time_partitioning") or {}).get("field")
+
+    @property
+    def reference_columns(self) -> frozenset[str]:
+        """Columns filled from the reference snapshot (as of the snapshot, not of the record)."""
+        return frozenset(self.options.get("reference_columns", ()))
+
+    @property
+    def identity_kind(self) -> str:
+        """``content`` or ``emission`` (see ``ingest.rowid``)."""
+        return self.options["identity"]["kind"]
+
+    @property
+    def identity_exclude(self) -> frozenset[str]:
+        """Columns a content identity leaves out: they describe the arrival, not the record."""
+        return PIPELINE_COLUMNS | self.reference_columns | frozenset(self.options["identity"].get("exclude", ()))
 
 
 def _column(field: dict[str, Any]) -> Column:
@@ -76,6 +101,32 @@ def table_schema(schemas_dir: Path, name: str) -> TableSchema:
 @lru_cache(maxsize=None)
 def input_validator(schemas_dir: Path, name: str) -> RecordValidator:
     return RecordValidator(_read_json(schemas_dir / name / "input.schema.json"))
+
+
+@lru_cache(maxsize=None)
+def input_fields(schemas_dir: Path, name: str) -> frozenset[str]:
+    """Top-level field names the input schema declares, in any of its branches (if/then/else,
+    allOf/anyOf/oneOf, local $refs): the fields a record may carry that the contract knows."""
+    schema = _read_json(schemas_dir / name / "input.schema.json")
+    return frozenset(_declared(schema, schema))
+
+
+def _declared(node: Any, root: dict[str, Any]) -> set[str]:
+    if not isinstance(node, dict):
+        return set()
+    names = set(node.get("properties", {}))
+    ref = node.get("$ref", "")
+    if ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target[part]
+        names |= _declared(target, root)
+    for key in ("then", "else"):
+        names |= _declared(node.get(key), root)
+    for key in ("allOf", "anyOf", "oneOf"):
+        for branch in node.get(key, ()):
+            names |= _declared(branch, root)
+    return names
 
 
 @lru_cache(maxsize=None)

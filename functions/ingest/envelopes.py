@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ingest.errors import Reason, RecordError
+from ingest.errors import FailureKind, RecordError
 from ingest.records import SourceRef
 from ingest.transform.timeutil import parse_timestamp
 
@@ -54,20 +54,40 @@ def envelope_source(event_type: str, event_source: str | None, subject: str | No
 
 
 def pubsub_message(event_source: str | None, data: Any, default_topic: str) -> Message:
-    """Raises ``RecordError`` (with whatever was received) when the envelope is unusable."""
+    """Raises ``RecordError`` (with whatever was received) when the envelope is unusable: no
+    message, data that is not base64, attributes that are not an object of strings, or a
+    publishTime that is not a timestamp. Such an envelope is itself the record."""
     message = (data or {}).get("message") if isinstance(data, dict) else None
     if not isinstance(message, dict):
-        raise RecordError("undecodable_message", [Reason("$", "CloudEvent data has no Pub/Sub message")])
+        raise RecordError.at(FailureKind.UNDECODABLE_MESSAGE, "$", "CloudEvent data has no Pub/Sub message")
+    message_id = message.get("messageId") or message.get("message_id")
+    stamp = message.get("publishTime") or message.get("publish_time")
     source = SourceRef(kind="pubsub", topic=_topic(event_source, default_topic),
-                       message_id=message.get("messageId") or message.get("message_id"),
-                       publish_time=message.get("publishTime") or message.get("publish_time"))
+                       message_id=message_id if isinstance(message_id, str) else None,
+                       publish_time=stamp if isinstance(stamp, str) else None)
+    encoded = message.get("data") or ""
+    if not isinstance(encoded, str):
+        raise RecordError.at(FailureKind.UNDECODABLE_MESSAGE, "$.message.data", "not a base64 string")
     try:
-        body = base64.b64decode(message.get("data") or "", validate=True)
+        body = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as error:
-        raise RecordError("undecodable_message", [Reason("$.message.data", f"not base64: {error}")]) from error
-    stamp = source.publish_time
-    return Message(data=body, attributes=dict(message.get("attributes") or {}), source=source,
-                   publish_time=parse_timestamp(stamp) if stamp else None)
+        raise RecordError.at(FailureKind.UNDECODABLE_MESSAGE, "$.message.data", f"not base64: {error}") from error
+    attributes = message.get("attributes") or {}
+    if not isinstance(attributes, dict) or not all(isinstance(v, str) for v in attributes.values()):
+        raise RecordError.at(FailureKind.UNDECODABLE_MESSAGE, "$.message.attributes",
+                             "attributes must be an object of strings")
+    return Message(data=body, attributes=dict(attributes), source=source,
+                   publish_time=None if stamp is None else _publish_time(stamp))
+
+
+def _publish_time(stamp: Any) -> datetime:
+    try:
+        if isinstance(stamp, str):
+            return parse_timestamp(stamp)
+    except ValueError:
+        pass
+    raise RecordError.at(FailureKind.UNDECODABLE_MESSAGE, "$.message.publishTime",
+                         f"not an RFC 3339 timestamp: {stamp!r}")
 
 
 def storage_object(event_type: str, data: Any, default_topic: str, event_source: str | None) -> ObjectRef | None:
@@ -75,14 +95,19 @@ def storage_object(event_type: str, data: Any, default_topic: str, event_source:
     Raises ``RecordError`` when the envelope does not name an object."""
     try:
         if event_type == STORAGE_FINALIZED:
-            return ObjectRef(bucket=data["bucket"], name=data["name"], generation=int(data["generation"]),
-                             metadata=data)
+            return ObjectRef(bucket=_name(data["bucket"]), name=_name(data["name"]),
+                             generation=int(data["generation"]), metadata=data)
         attributes = pubsub_message(event_source, data, default_topic).attributes
         if attributes.get("eventType") != "OBJECT_FINALIZE":
             return None
-        return ObjectRef(bucket=attributes["bucketId"], name=attributes["objectId"],
+        return ObjectRef(bucket=_name(attributes["bucketId"]), name=_name(attributes["objectId"]),
                          generation=int(attributes["objectGeneration"]), metadata=dict(attributes))
     except (KeyError, TypeError, ValueError) as error:
-        raise RecordError("undecodable_message", [
-            Reason("$", f"{event_type} event does not name an object generation: {type(error).__name__}: {error}")
-        ]) from error
+        raise RecordError.at(FailureKind.UNDECODABLE_MESSAGE, "$", f"{event_type} event does not name an object "
+                             f"generation: {type(error).__name__}: {error}") from error
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected a bucket or object name, got {value!r}")
+    return value

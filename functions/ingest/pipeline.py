@@ -1,62 +1,81 @@
 """The one place a record's path reads top to bottom:
-decode → validate → consent → enrich/transform → write → dead-letter → audit.
+decode → consent → validate → transform → identity → encode → write → dead-letter → audit.
 
-``prepare`` is pure (no I/O: unit tests and benchmarks call it directly); ``Pipeline``
-adds the writes. Only sink failures raise (``TransientError``); everything wrong with a
-record ends in ``ingestion_errors`` with its raw bytes and every reason.
+``prepare`` is pure (no I/O: unit tests and benchmarks call it directly); ``Pipeline`` adds the
+reads and writes. Each record goes through every record-level step inside one guard, so a
+record that breaks any of them — however hostile — costs that record only: it is dead-lettered
+with its exact bytes and a reason, and the rest of its message or file lands. Only the sinks
+and the object download raise (``TransientError``), so the input is delivered again.
 """
 
 from __future__ import annotations
 
 import traceback
-import zlib
 from collections import Counter
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, NamedTuple, TypeVar
 
 import orjson
 
 from ingest import contracts
 from ingest.config import Settings
-from ingest.consent import Action, check_policies, load_policy
+from ingest.consent import Action, Signal, check_policies, load_policy
 from ingest.decode import decode_line, split_message
 from ingest.enrich.reference import ReferenceData, ReferenceSnapshot
-from ingest.errors import Reason, RecordError, TransientError
-from ingest.files import ObjectMissing, iter_lines, open_lines, plan_object
+from ingest.errors import FailureKind, RecordError, TransientError
+from ingest.files import Line, ObjectMissing, plan_object, read_lines
+from ingest.gzipstream import GzipLimitExceeded
 from ingest.logs import log
 from ingest.records import Record, SourceRef
-from ingest.rowid import row_id
+from ingest.rowid import content_id, emission_id, insert_id
 from ingest.sinks.audit import Counts, audit_row
 from ingest.sinks.bigquery import BigQueryWriter
-from ingest.sinks.dead_letter import error_row
+from ingest.sinks.dead_letter import DeadLetter, Row
 from ingest.transform import pro_event, pro_log, userpilot_event
 from ingest.transform.context import SkipRecord, TransformContext
 from ingest.transform.timeutil import bq_timestamp
 
 Transform = Callable[[dict[str, Any], TransformContext], dict[str, Any]]
 
-TRANSFORMS: dict[str, Transform] = {
-    "pro_event": pro_event.to_row,
-    "pro_log": pro_log.to_row,
-    "userpilot_event": userpilot_event.to_row,
+
+@dataclass(frozen=True)
+class Contract:
+    transform: Transform
+    emission_key: Callable[[dict[str, Any]], list[str] | None] | None = None
+    """For ``emission`` identities: what names the emitted record, when it says (else its position)."""
+
+
+CONTRACTS: dict[str, Contract] = {
+    "pro_event": Contract(pro_event.to_row),
+    "pro_log": Contract(pro_log.to_row, pro_log.emission_key),
+    "userpilot_event": Contract(userpilot_event.to_row),
 }
 
-Row = tuple[str, dict[str, Any]]
 ObjectOpener = Callable[[str, str, int], AbstractContextManager[BinaryIO]]
 """(bucket, name, generation) → a binary stream of that exact generation."""
 T = TypeVar("T")
+
+
+class Sent(NamedTuple):
+    """What the audit needs to know of a row sent, should BigQuery refuse it."""
+
+    record: Record
+    pseudonymised: bool
+    unmapped: bool
 
 
 @dataclass
 class Prepared:
     """What a batch of records becomes before anything is written."""
 
+    dead_letter: DeadLetter
     rows: list[Row] = field(default_factory=list)
-    sources: dict[str, Record] = field(default_factory=dict)
-    errors: list[Row] = field(default_factory=list)
+    """(insertId, the row as JSON), ready for the contract's table."""
+    sent: dict[str, Sent] = field(default_factory=dict)
+    """insertId → where the row came from."""
     counts: Counts = field(default_factory=Counts)
 
 
@@ -66,73 +85,93 @@ def now() -> datetime:
 
 def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
             received_at: datetime, publish_time: datetime | None = None,
-            attributes: dict[str, str] | None = None, reference: ReferenceSnapshot | None = None) -> Prepared:
+            attributes: dict[str, str] | None = None, reference: ReferenceSnapshot | None = None,
+            dead_letter: DeadLetter | None = None) -> Prepared:
     table = contracts.table_schema(settings.schemas_dir, contract)
     validator = contracts.input_validator(settings.schemas_dir, contract)
     policy = load_policy(settings.schemas_dir, contract)
-    transform = TRANSFORMS[contract]
+    spec = CONTRACTS[contract]
+    transform, content, exclude = spec.transform, table.identity_kind == "content", table.identity_exclude
+    partition = table.partition_column or ""
     ingested_at = bq_timestamp(received_at)
-    out = Prepared()
+    if dead_letter is None:
+        dead_letter = DeadLetter(contract=contract, received_at=received_at, code_version=settings.code_version,
+                                 payload_limit=settings.dead_letter_payload_bytes, attributes=attributes)
+    out = Prepared(dead_letter)
     tally: Counter[str] = Counter()
     contexts: dict[Action, TransformContext] = {}
+    seen: set[str] = set()
+    rows, sent, counts = out.rows, out.sent, out.counts
 
-    def reject(record: Record, error: RecordError) -> None:
-        out.counts.invalid += 1
-        out.errors.append(error_row(
-            raw=record.raw, source=record.source, contract=contract, error_type=error.error_type,
-            reasons=error.reasons, received_at=received_at, code_version=settings.code_version,
-            payload_limit=settings.dead_letter_payload_bytes, attributes=attributes, size=record.size))
-
-    rows, sources, counts = out.rows, out.sources, out.counts
     for record in records:
         counts.received += 1
         if record.error is not None:
-            reject(record, record.error)
+            counts.dead_lettered += 1
+            dead_letter.add(record.raw, record.source, record.error, record.size)
             continue
         value = record.value
-        if not isinstance(value, dict):
-            reject(record, RecordError("schema_violation", [Reason("$", "a record must be a JSON object")]))
-            continue
-        reasons = validator.errors(value)
-        if reasons:
-            reject(record, RecordError("schema_violation", reasons))
-            continue
         action = Action.KEEP
-        if policy is not None:
-            _, action = policy.action(value)
+        try:
+            if not isinstance(value, dict):
+                raise RecordError.at(FailureKind.SCHEMA_VIOLATION, "$", "a record must be a JSON object")
+            if policy is not None:
+                signal, action = policy.action(value)
+                if action is Action.DROP and signal is Signal.DENIED:
+                    # Refused before anything else: not even an invalid copy is kept.
+                    counts.consent_dropped += 1
+                    continue
+            reasons = validator.errors(value)
+            if reasons:
+                raise RecordError(FailureKind.SCHEMA_VIOLATION, reasons)
             if action is Action.DROP:
                 counts.consent_dropped += 1
                 continue
-        ctx = contexts.get(action)
-        if ctx is None:
-            ctx = contexts[action] = TransformContext(
-                settings=settings, table=table, received_at=received_at, publish_time=publish_time,
-                consent_action=action, reference=reference, tally=tally)
-        try:
+            ctx = contexts.get(action)
+            if ctx is None:
+                ctx = contexts[action] = TransformContext(
+                    settings=settings, table=table, received_at=received_at, publish_time=publish_time,
+                    consent_action=action, reference=reference, tally=tally)
             row = transform(value, ctx)
+            position = record.source.uri()
+            if content:
+                identity, canonical, left_out = content_id(contract, row, exclude)
+            else:
+                emitted = spec.emission_key(value) if spec.emission_key else None
+                identity, canonical, left_out = emission_id(contract, emitted or [position]), b"{}", row
+            if identity in seen:
+                counts.duplicates_in_batch += 1
+                continue
+            left_out["row_id"] = identity
+            left_out["ingested_at"] = ingested_at
+            left_out["ingestion_source"] = position
+            head = orjson.dumps(left_out)
+            encoded = head if canonical == b"{}" else head[:-1] + b"," + canonical[1:]
         except SkipRecord:
             counts.skipped += 1
             continue
         except RecordError as error:
-            reject(record, error)
+            counts.dead_lettered += 1
+            dead_letter.add(record.raw, record.source, error, record.size,
+                            withhold=action is Action.PSEUDONYMISE)
             continue
         except Exception as error:  # a bug must cost one record, never the whole batch
-            log("ERROR", "transform_failed", str(error), contract=contract, source=record.source.uri(),
-                traceback=traceback.format_exc())
-            reject(record, RecordError("internal_error", [Reason("$", f"{type(error).__name__}: {error}")]))
+            log("ERROR", "record_failed", f"{type(error).__name__}: {error}", contract=contract,
+                source=record.source.uri(), traceback=traceback.format_exc())
+            counts.dead_lettered += 1
+            dead_letter.add(record.raw, record.source, RecordError.at(
+                FailureKind.INTERNAL_ERROR, "$", f"{type(error).__name__}: {error}"), record.size,
+                withhold=action is Action.PSEUDONYMISE)
             continue
-        identity = row_id(contract, value)
-        if identity in sources:
-            counts.duplicates += 1
-            continue
-        row["row_id"] = identity
-        row["ingested_at"] = ingested_at
-        row["ingestion_source"] = record.source.uri()
-        rows.append((identity, row))
-        sources[identity] = record
-        if action is Action.PSEUDONYMISE:
-            counts.pseudonymised += 1
-    counts.written = len(rows)
+        seen.add(identity)
+        key = insert_id(identity, position)
+        rows.append((key, encoded))
+        pseudonymised, unmapped = action is Action.PSEUDONYMISE, contracts.UNMAPPED_COLUMN in row
+        sent[key] = Sent(record, pseudonymised, unmapped)
+        counts.pseudonymised += pseudonymised
+        counts.unmapped += unmapped
+        day = row.get(partition) or left_out.get(partition)
+        counts.note_partition(day[:10] if day else None)
+    counts.rows_sent = len(rows)
     counts.reference_misses = tally["reference_misses"]
     if tally["reference_bad_values"]:
         log("WARNING", "reference_bad_values", "reference values that do not fit their column were left out",
@@ -147,56 +186,19 @@ class Pipeline:
         self.settings = settings
         self.writer = writer
         self.reference = reference
-        check_policies(settings.schemas_dir, tuple(TRANSFORMS), settings.pseudonymisation_key)
+        check_policies(settings.schemas_dir, tuple(CONTRACTS), settings.pseudonymisation_key)
         self._errors_table = contracts.table_schema(settings.schemas_dir, "ingestion_errors").table_id
         self._audit_table = contracts.table_schema(settings.schemas_dir, "ingestion_audit").table_id
-
-    def write(self, contract: str, prepared: Prepared, *, received_at: datetime) -> Counts:
-        """Rows first, then what BigQuery refused and what never got that far."""
-        table = contracts.table_schema(self.settings.schemas_dir, contract).table_id
-        errors = list(prepared.errors)
-        for rejection in self.writer.insert(table, prepared.rows):
-            record = prepared.sources[rejection.row_id]
-            prepared.counts.written -= 1
-            prepared.counts.invalid += 1
-            errors.append(error_row(
-                raw=record.raw, source=record.source, contract=contract, error_type="rejected_by_bigquery",
-                reasons=rejection.reasons, received_at=received_at, code_version=self.settings.code_version,
-                payload_limit=self.settings.dead_letter_payload_bytes))
-        self.dead_letter(errors)
-        return prepared.counts
-
-    def dead_letter(self, errors: list[Row]) -> None:
-        if not errors:
-            return
-        refused = self.writer.insert(self._errors_table, errors)
-        if refused:
-            # The dead letter is the last resort: if it refuses a row, retrying is the only way
-            # not to lose it.
-            reasons = "; ".join(f"{r.path}: {r.message}" for x in refused for r in x.reasons)
-            raise TransientError(f"ingestion_errors refused {len(refused)} row(s): {reasons}")
-        log("WARNING", "records_dead_lettered", f"{len(errors)} record(s) sent to ingestion_errors",
-            count=len(errors), error_types=sorted({row["error_type"] for _, row in errors}))
-
-    def audit(self, *, function: str, contract: str | None, source: SourceRef, counts: Counts,
-              started_at: datetime) -> None:
-        finished = now()
-        identity, row = audit_row(function=function, contract=contract, source_kind=source.kind,
-                                  source=source.batch_uri(), counts=counts, started_at=started_at,
-                                  finished_at=finished, code_version=self.settings.code_version)
-        self.writer.insert(self._audit_table, [(identity, row)])
-        log("INFO", "ingested", f"{function}: {counts.written}/{counts.received} written",
-            contract=contract, source=source.batch_uri(), balanced=counts.balanced(), **vars(counts),
-            duration_ms=round((finished - started_at).total_seconds() * 1000, 1))
 
     def ingest_message(self, *, function: str, contract: str, data: bytes, source: SourceRef,
                        attributes: dict[str, str] | None, publish_time: datetime | None) -> Counts:
         started = now()
-        records = split_message(data, source, self.settings.max_record_bytes, self.settings.max_message_bytes)
-        prepared = prepare(contract, records, self.settings, received_at=started,
-                           publish_time=publish_time, attributes=attributes, reference=self._snapshot())
-        counts = self.write(contract, prepared, received_at=started)
-        self.audit(function=function, contract=contract, source=source, counts=counts, started_at=started)
+        dead_letter = self._dead_letter(contract, started, attributes)
+        records = split_message(data, source, self.settings)
+        prepared = prepare(contract, records, self.settings, received_at=started, publish_time=publish_time,
+                           attributes=attributes, reference=self._snapshot(), dead_letter=dead_letter)
+        counts = self._write(contract, prepared)
+        self._finish(function, contract, source, counts, dead_letter, started)
         return counts
 
     def ingest_object(self, *, function: str, bucket: str, name: str, generation: int,
@@ -209,57 +211,128 @@ class Pipeline:
             log("INFO", "object_ignored", f"{name}: archive prefix, not ingested", source=source.uri())
             return Counts()
         if plan.problem is not None:
-            return self._reject_object(function, plan.contract, source, metadata, plan.error_type or "",
-                                       plan.problem, started)
+            assert plan.kind is not None
+            return self.reject_whole(function, plan.contract, source, orjson.dumps(metadata),
+                                     RecordError.at(plan.kind, "$", plan.problem))
         contract = plan.contract or ""
+        dead_letter = self._dead_letter(contract, started, None)
         total = Counts()
-        line_number = 0
         try:
             with open_object(bucket, name, generation) as stream:
-                lines = iter_lines(open_lines(stream), self.settings.max_record_bytes)
+                lines = read_lines(_transient_reads(stream, source), max_line_bytes=self.settings.max_record_bytes,
+                                   max_ratio=self.settings.max_decompression_ratio)
                 for batch_number, batch in enumerate(_batched(lines, self.settings.file_batch_lines), 1):
-                    records = [self._line_record(number, line, length, source) for number, line, length in batch]
-                    line_number = batch[-1][0]
+                    records = [self._line_record(line, source) for line in batch]
+                    line_number = batch[-1].number
                     prepared = prepare(contract, records, self.settings, received_at=started,
-                                       reference=self._snapshot())
-                    total.add(self.write(contract, prepared, received_at=started))
+                                       reference=self._snapshot(), dead_letter=dead_letter)
+                    total.add(self._write(contract, prepared))
                     log("INFO", "file_progress", f"{name}: {line_number} lines read", source=source.uri(),
-                        batch=batch_number, lines=line_number, written=total.written, invalid=total.invalid)
-        except ObjectMissing as error:
-            return self._reject_object(function, contract, source, metadata, "object_missing", str(error), started)
-        except (OSError, EOFError, zlib.error) as error:
-            # A corrupt or truncated gzip stream: what came before it is loaded, the rest of the
-            # object is recorded once with the line where reading stopped.
-            bad = Counts(received=1, invalid=1)
-            self.dead_letter([error_row(
-                raw=orjson.dumps(metadata), source=SourceRef(kind="gcs", bucket=bucket, object=name,
-                                                             generation=generation, line_number=line_number + 1),
-                contract=contract, error_type="undecodable_file", reasons=[Reason("$", f"{type(error).__name__}: {error}")],
-                received_at=started, code_version=self.settings.code_version,
-                payload_limit=self.settings.dead_letter_payload_bytes)])
-            total.add(bad)
-        self.audit(function=function, contract=contract, source=source, counts=total, started_at=started)
+                        batch=batch_number, lines=line_number, rows_sent=total.rows_sent,
+                        dead_lettered=total.dead_lettered)
+        except ObjectMissing as error:  # before the first byte: nothing of it was read
+            total.received += 1
+            total.dead_lettered += 1
+            dead_letter.add(orjson.dumps(metadata), source, RecordError.at(FailureKind.OBJECT_MISSING, "$", str(error)))
+            self._flush(dead_letter)
+        self._finish(function, contract, source, total, dead_letter, started)
         return total
+
+    def reject_whole(self, function: str, contract: str | None, source: SourceRef, raw: bytes,
+                     error: RecordError) -> Counts:
+        """An input that is not records at all (an unreadable envelope, a file of no contract):
+        it is itself the one record, dead-lettered whole."""
+        started = now()
+        dead_letter = self._dead_letter(contract, started, None)
+        dead_letter.add(raw, source, error)
+        self._flush(dead_letter)
+        counts = Counts(received=1, dead_lettered=1)
+        self._finish(function, contract, source, counts, dead_letter, started)
+        return counts
+
+    def _dead_letter(self, contract: str | None, started: datetime, attributes: dict[str, str] | None) -> DeadLetter:
+        return DeadLetter(contract=contract, received_at=started, code_version=self.settings.code_version,
+                          payload_limit=self.settings.dead_letter_payload_bytes, attributes=attributes)
+
+    def _write(self, contract: str, prepared: Prepared) -> Counts:
+        """Rows first, then what BigQuery refused and what never got that far."""
+        table = contracts.table_schema(self.settings.schemas_dir, contract).table_id
+        counts = prepared.counts
+        for rejection in self.writer.insert(table, prepared.rows):
+            sent = prepared.sent[rejection.insert_id]
+            counts.rows_sent -= 1
+            counts.pseudonymised -= sent.pseudonymised
+            counts.unmapped -= sent.unmapped
+            counts.dead_lettered += 1
+            prepared.dead_letter.add(sent.record.raw, sent.record.source,
+                                     RecordError(FailureKind.REJECTED_BY_BIGQUERY, rejection.reasons),
+                                     sent.record.size, withhold=sent.pseudonymised)
+        self._flush(prepared.dead_letter)
+        return counts
+
+    def _flush(self, dead_letter: DeadLetter) -> None:
+        rows = dead_letter.take()
+        if not rows:
+            return
+        refused = self.writer.insert(self._errors_table, rows)
+        if refused:
+            # The dead letter is the last resort: if it refuses a row, retrying is the only way
+            # not to lose it.
+            reasons = "; ".join(f"{r.path}: {r.message}" for x in refused for r in x.reasons)
+            raise TransientError(f"{self._errors_table} refused {len(refused)} row(s): {reasons}")
+
+    def _finish(self, function: str, contract: str | None, source: SourceRef, counts: Counts,
+                dead_letter: DeadLetter, started: datetime) -> None:
+        """One audit row and one log line per invocation (and one line for its dead letter)."""
+        batch = source.batch_uri()
+        if dead_letter.kinds:
+            log("WARNING", "records_dead_lettered", f"{function}: {sum(dead_letter.kinds.values())} record(s) sent "
+                f"to {self._errors_table}", function=function, contract=contract, source=batch,
+                count=sum(dead_letter.kinds.values()), error_types={k.value: n for k, n in dead_letter.kinds.items()})
+        finished = now()
+        identity, row = audit_row(function=function, contract=contract, source_kind=source.kind, source=batch,
+                                  counts=counts, started_at=started, finished_at=finished,
+                                  code_version=self.settings.code_version)
+        refused = self.writer.insert(self._audit_table, [(identity, row)])
+        if refused:
+            reasons = "; ".join(f"{r.path}: {r.message}" for r in refused[0].reasons)
+            raise TransientError(f"{self._audit_table} refused the audit row of {batch}: {reasons}")
+        log("INFO", "ingested", f"{function}: {counts.rows_sent}/{counts.received} rows sent", function=function,
+            contract=contract, source=batch, balanced=counts.balanced(), **counts.as_row(),
+            duration_ms=round((finished - started).total_seconds() * 1000, 1))
 
     def _snapshot(self) -> ReferenceSnapshot | None:
         return self.reference.snapshot() if self.reference is not None else None
 
-    def _line_record(self, number: int, line: bytes, length: int, source: SourceRef) -> Record:
-        located = source.at(line_number=number)
-        if length > self.settings.max_record_bytes:
-            return Record(raw=line, source=located, size=length, error=RecordError("oversized", [
-                Reason("$", f"line is {length} bytes, limit is {self.settings.max_record_bytes}")]))
-        return decode_line(line, located, self.settings.max_record_bytes)
+    def _line_record(self, line: Line, source: SourceRef) -> Record:
+        located = source.at(line_number=line.number)
+        if isinstance(line.broken, ObjectMissing):
+            return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
+                FailureKind.OBJECT_MISSING, "$", f"{line.broken}; every line before this one was read"))
+        if line.broken is not None:
+            setting = (f" (MAX_DECOMPRESSION_RATIO={self.settings.max_decompression_ratio:g})"
+                       if isinstance(line.broken, GzipLimitExceeded) else "")
+            return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
+                FailureKind.UNDECODABLE_FILE, "$", f"reading stopped in this line: {line.broken}{setting}; "
+                "every line before it was read, the rest of the file was not"))
+        if line.length > self.settings.max_record_bytes:
+            return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
+                FailureKind.OVERSIZED, "$", f"line is {line.length} bytes, above "
+                f"MAX_RECORD_BYTES={self.settings.max_record_bytes}"))
+        return decode_line(line.data, located, self.settings.max_record_bytes)
 
-    def _reject_object(self, function: str, contract: str | None, source: SourceRef, metadata: dict[str, Any],
-                       error_type: str, problem: str, started: datetime) -> Counts:
-        counts = Counts(received=1, invalid=1)
-        self.dead_letter([error_row(raw=orjson.dumps(metadata), source=source, contract=contract,
-                                    error_type=error_type, reasons=[Reason("$", problem)], received_at=started,
-                                    code_version=self.settings.code_version,
-                                    payload_limit=self.settings.dead_letter_payload_bytes)])
-        self.audit(function=function, contract=contract, source=source, counts=counts, started_at=started)
-        return counts
+
+def _transient_reads(stream: BinaryIO, source: SourceRef) -> Callable[[int], bytes]:
+    """The stream's reads, where a failure of the download itself (the network, the service) is
+    transient: the file is read again on redelivery, never acked as a bad file."""
+    def read(size: int) -> bytes:
+        try:
+            return stream.read(size)
+        except ObjectMissing:
+            raise
+        except Exception as error:
+            raise TransientError(f"reading {source.uri()} failed: {type(error).__name__}: {error}") from error
+    return read
 
 
 def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

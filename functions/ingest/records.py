@@ -25,10 +25,14 @@ class SourceRef(NamedTuple):
     line_number: int | None = None
 
     def uri(self) -> str:
+        """``pubsub://<topic>/<message id>[#<index>]`` or ``gs://<bucket>/<object>[#<generation>][:<line>]``,
+        with ``?`` for what an unreadable envelope did not tell."""
         if self.kind == "pubsub":
             base = f"pubsub://{self.topic or '?'}/{self.message_id or '?'}"
             return base if self.record_index is None else f"{base}#{self.record_index}"
-        base = f"gs://{self.bucket}/{self.object}#{self.generation}"
+        base = f"gs://{self.bucket or '?'}/{self.object or '?'}"
+        if self.generation is not None:
+            base = f"{base}#{self.generation}"
         return base if self.line_number is None else f"{base}:{self.line_number}"
 
     def at(self, *, record_index: int | None = None, line_number: int | None = None) -> "SourceRef":

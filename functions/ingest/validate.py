@@ -19,11 +19,15 @@ class RecordValidator:
         self._validator = jsonschema_rs.Draft7Validator(schema, validate_formats=True)
 
     def errors(self, record: Any) -> list[Reason]:
-        """Every violation of the schema; empty when the record is valid."""
-        if self._validator.is_valid(record):
-            return []
-        return sorted((Reason(_json_path(error.instance_path), error.message)
-                       for error in self._validator.iter_errors(record)), key=lambda r: r.path)
+        """Every violation of the schema; empty when the record is valid. A record nested deeper
+        than the validator (and BigQuery's JSON writer) can follow is a violation of its own."""
+        try:
+            if self._validator.is_valid(record):
+                return []
+            return sorted((Reason(_json_path(error.instance_path), error.message)
+                           for error in self._validator.iter_errors(record)), key=lambda r: r.path)
+        except ValueError as error:  # jsonschema-rs: "Recursion limit reached" (255 levels)
+            return [Reason("$", f"nested too deeply to be validated or stored ({error})")]
 
 
 def _json_path(parts: list[str | int]) -> str:

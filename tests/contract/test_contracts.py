@@ -18,7 +18,7 @@ from ingest.transform.pro_event import DERIVED_COLUMNS
 from tests.support.rowcheck import row_problems
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-SETTINGS = Settings(schemas_dir=SCHEMAS, pseudonymisation_key="test-key")
+SETTINGS = Settings(schemas_dir=SCHEMAS, pseudonymisation_key="test-key-0123456789")
 RECEIVED = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 
 
@@ -31,9 +31,9 @@ def test_pass_example_validates_and_emits_a_row_that_fits_the_table(contract: st
     record = decode_line(path.read_bytes(), SourceRef(kind="gcs", bucket="b", object=path.name, generation=1), 10**6)
     assert contracts.input_validator(SCHEMAS, contract).errors(record.value) == []
     prepared = prepare(contract, [record], SETTINGS, received_at=RECEIVED)
-    assert prepared.errors == [] and len(prepared.rows) == 1, prepared
+    assert len(prepared.dead_letter) == 0 and len(prepared.rows) == 1, prepared.dead_letter.take()
     table = contracts.table_schema(SCHEMAS, contract)
-    assert row_problems(table, prepared.rows[0][1]) == []
+    assert row_problems(table, orjson.loads(prepared.rows[0][1])) == []
 
 
 @pytest.mark.parametrize("contract,path", _examples("fail"), ids=lambda v: getattr(v, "name", v))
@@ -96,3 +96,25 @@ def test_columns_the_event_transform_derives_are_columns_of_its_table() -> None:
     # A typo in DERIVED_COLUMNS would let an event parameter fill that column again.
     table = contracts.table_schema(SCHEMAS, "pro_event")
     assert DERIVED_COLUMNS <= set(table.columns), DERIVED_COLUMNS - set(table.columns)
+
+
+def test_the_settings_page_is_generated_from_the_settings_table() -> None:
+    from tools import settings_doc
+
+    assert settings_doc.main(["--check"]) == 0, "docs/settings.md is stale: run `python -m tools.settings_doc`"
+
+
+def test_the_dead_letter_documents_every_failure_kind() -> None:
+    from ingest.errors import FailureKind
+
+    field = next(f for f in contracts.table_schema(SCHEMAS, "ingestion_errors").raw_fields if f["name"] == "error_type")
+    listed = {word.strip(" .,()") for word in field["description"].split(":", 1)[1].split("(")[0].split(",")}
+    assert listed == {kind.value for kind in FailureKind}
+
+
+def test_every_contract_table_has_the_pipeline_columns() -> None:
+    for contract in contracts.CONTRACTS:
+        table = contracts.table_schema(SCHEMAS, contract)
+        assert contracts.PIPELINE_COLUMNS | {contracts.UNMAPPED_COLUMN} <= set(table.columns), contract
+        assert table.identity_kind in ("content", "emission")
+        assert table.identity_exclude <= set(table.columns), table.identity_exclude - set(table.columns)

@@ -29,7 +29,7 @@ def _writer(client, max_rows=500, max_bytes=10**6):
     return BigQueryWriter(client, "ds", max_rows, max_bytes, timeout_s=1)
 
 
-ROWS = [(f"id{i}", {"n": i, "s": "é" * 10}) for i in range(5)]
+ROWS = [(f"id{i}", orjson.dumps({"n": i, "s": "é" * 10})) for i in range(5)]
 
 
 def test_rows_are_batched_by_count_and_bytes_with_their_insert_ids():
@@ -48,7 +48,7 @@ def test_per_row_errors_name_the_row_and_the_rest_is_accepted():
     client = _Client([{"insertErrors": [{"index": 1, "errors": [
         {"reason": "invalid", "location": "n", "message": "Cannot convert value to integer"}]}]}])
     [rejection] = _writer(client).insert("t", ROWS[:3])
-    assert rejection.row_id == "id1" and rejection.reasons[0].path == "$.n"
+    assert rejection.insert_id == "id1" and rejection.reasons[0].path == "$.n"
 
 
 @pytest.mark.parametrize("error", [gexc.ServiceUnavailable("down"), gexc.NotFound("no table")])

@@ -33,7 +33,7 @@ def test_row_builder_collects_every_reason_with_its_path():
     with pytest.raises(RecordError) as caught:
         row.build()
     assert [r.path for r in caught.value.reasons] == ["$.extra.n", "$.extra.b"]
-    assert caught.value.error_type == "invalid_value"
+    assert caught.value.kind == "invalid_value"
 
 
 def test_empty_values_become_null():

@@ -19,19 +19,21 @@ SOURCE = SourceRef(kind="pubsub", topic="t", message_id="m")
 NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
 EXAMPLE = orjson.loads((SCHEMAS / "pro_event/examples/ga4_export.pass.json").read_bytes())
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1),
-                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**64 - 1),
+                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40),
+                    st.sampled_from(["NaN", "inf", "-Infinity", "1e400", "99999999999999999999", "", " ", "\u0000"]))
 json_values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=5)), max_leaves=20)
 
 
 def _check(contract: str, data: bytes) -> None:
-    records = split_message(data, SOURCE, SETTINGS.max_record_bytes, SETTINGS.max_message_bytes)
+    records = split_message(data, SOURCE, SETTINGS)
     prepared = prepare(contract, records, SETTINGS, received_at=NOW)
     counts = prepared.counts
     assert counts.received == len(records) and counts.balanced(), counts
-    assert len(prepared.errors) == counts.invalid
-    assert all(row["reasons"] and row["error_type"] != "internal_error" for _, row in prepared.errors), prepared.errors
+    errors = [orjson.loads(row) for _, row in prepared.dead_letter.take()]
+    assert len(errors) == counts.dead_lettered
+    assert all(row["reasons"] and row["error_type"] != "internal_error" for row in errors), errors
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -72,3 +74,13 @@ def test_timestamps_of_any_value(stamp):
                        max_size=6))
 def test_parameter_values_of_any_type(params):
     _check("pro_event", orjson.dumps({**EXAMPLE, "event_params": params}))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=200, max_value=1000), st.sampled_from(["pro_event", "pro_log", "userpilot_event"]))
+def test_deep_nesting_anywhere(depth, contract):
+    nested = "[" * depth + "]" * depth
+    example = {"pro_event": EXAMPLE, "pro_log": {"message": "Offer has been updated", "extra": {}},
+               "userpilot_event": {"event_type": "track", "inserted_at": "2026-11-23T10:00:00Z"}}[contract]
+    for field in ("unknown_field", "extra", "metadata", "event_params"):
+        _check(contract, b'{"%s":%s,' % (field.encode(), nested.encode()) + orjson.dumps(example)[1:])

@@ -12,10 +12,10 @@ from ingest.config import Settings
 from ingest.errors import TransientError
 from ingest.pipeline import Pipeline
 from ingest.records import SourceRef
-from ingest.rowid import row_id
 from tests.support.fake_writer import FakeWriter
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+KEY = "a-test-key-of-16+chars"
 EXAMPLES = SCHEMAS / "pro_event" / "examples"
 EVENT = orjson.loads((EXAMPLES / "ga4_export.pass.json").read_bytes())
 LOG = orjson.loads((SCHEMAS / "pro_log" / "examples" / "logentry_stock.pass.json").read_bytes())
@@ -32,6 +32,13 @@ def _message(pipe: Pipeline, data: bytes, contract: str = "pro_event", message_i
                                attributes={"origin": "test"}, publish_time=datetime.now(timezone.utc))
 
 
+def _row_id(event: dict, contract: str = "pro_event") -> str:
+    pipe, writer = _pipe()
+    _message(pipe, orjson.dumps(event), contract)
+    [row] = writer.rows(contract)
+    return row["row_id"]
+
+
 def test_every_record_has_exactly_one_outcome_and_the_audit_proves_it():
     denied = {**EVENT, "privacy_info": {"analytics_storage": "No"}}
     missing = {k: v for k, v in EVENT.items() if k != "privacy_info"}
@@ -39,7 +46,8 @@ def test_every_record_has_exactly_one_outcome_and_the_audit_proves_it():
                        orjson.dumps(EVENT), orjson.dumps({"event_name": "x"})])
     pipe, writer = _pipe()
     counts = _message(pipe, data)
-    assert (counts.received, counts.written, counts.invalid, counts.consent_dropped, counts.duplicates) == (6, 1, 2, 2, 1)
+    assert (counts.received, counts.rows_sent, counts.dead_lettered, counts.consent_dropped,
+            counts.duplicates_in_batch) == (6, 1, 2, 2, 1)
     assert counts.balanced()
     [row] = writer.rows("pro_event")
     assert row["offer_id"] == "998877" and row["unique_session_id"] == "1234567890.1763800000-1763899000"
@@ -50,7 +58,8 @@ def test_every_record_has_exactly_one_outcome_and_the_audit_proves_it():
     assert {r["path"] for r in errors[5]["reasons"]} == {"$", }  # both required fields missing at the root
     assert len(errors[5]["reasons"]) == 2
     [audit] = writer.rows("ingestion_audit")
-    assert audit["received"] == 6 and audit["written"] == 1 and audit["consent_dropped"] == 2
+    assert audit["received"] == 6 and audit["rows_sent"] == 1 and audit["consent_dropped"] == 2
+    assert audit["dead_lettered"] == 2 and audit["duplicates_in_batch"] == 1 and audit["earliest_partition"] == "2025-11-23"
 
 
 def test_event_parameters_never_fill_derived_columns():
@@ -62,11 +71,11 @@ def test_event_parameters_never_fill_derived_columns():
     event = {**EVENT, "event_params": EVENT["event_params"] + spoofed}
     pipe, writer = _pipe()
     counts = _message(pipe, orjson.dumps(event))
-    assert counts.written == 1, writer.rows("ingestion_errors")
+    assert counts.rows_sent == 1, writer.rows("ingestion_errors")
     [row] = writer.rows("pro_event")
     assert (row["traffic_source"], row["traffic_medium"]) == ("brevo", "email")
     assert row["user_device_category"] == "desktop" and row["is_late"] is True
-    assert row["row_id"] == row_id("pro_event", event) and row["event_date"] == "2025-11-23"
+    assert row["event_date"] == "2025-11-23"
     assert orjson.loads(row["event_params"])["traffic_source"] == "spoofed"
     assert row["offer_id"] == "998877"  # a parameter that is a plain column still fills it
 
@@ -93,9 +102,9 @@ def test_redelivery_produces_the_same_ids():
 def test_row_rejected_by_bigquery_goes_to_the_dead_letter_and_the_rest_lands():
     pipe, writer = _pipe()
     other = {**EVENT, "event_name": "hasClickedShowBooking"}
-    writer.reject[row_id("pro_event", other)] = "Cannot convert value"
+    writer.reject[_row_id(other)] = "Cannot convert value"
     counts = _message(pipe, orjson.dumps([EVENT, other]))
-    assert counts.written == 1 and counts.invalid == 1 and counts.balanced()
+    assert counts.rows_sent == 1 and counts.dead_lettered == 1 and counts.balanced()
     [error] = writer.rows("ingestion_errors")
     assert error["error_type"] == "rejected_by_bigquery" and orjson.loads(error["raw_payload"]) == other
 
@@ -114,9 +123,9 @@ def test_denied_consent_is_pseudonymised_when_the_policy_says_so(tmp_path):
     shutil.copytree(SCHEMAS, schemas)
     (schemas / "pro_event" / "consent.json").write_bytes(orjson.dumps(
         {"purpose": "analytics", "granted_purposes": ["analytics"], "on_denied": "pseudonymise", "on_missing": "drop"}))
-    pipe, writer = _pipe(schemas_dir=schemas, pseudonymisation_key="secret")
+    pipe, writer = _pipe(schemas_dir=schemas, pseudonymisation_key=KEY)
     counts = _message(pipe, orjson.dumps({**EVENT, "privacy_info": {"analytics_storage": "No"}}))
-    assert counts.pseudonymised == 1 and counts.written == 1
+    assert counts.pseudonymised == 1 and counts.rows_sent == 1
     [row] = writer.rows("pro_event")
     assert "user_id" not in row and "event_params" not in row
     assert row["user_pseudo_id"] != EVENT["user_pseudo_id"] and len(row["user_pseudo_id"]) == 32
@@ -136,14 +145,14 @@ def test_a_policy_that_pseudonymises_without_a_key_fails_at_start_up(tmp_path):
     (other / "pro_event" / "consent.json").write_bytes(orjson.dumps(
         {"purpose": "analytics", "granted_purposes": ["analytics"], "on_denied": "forget", "on_missing": "drop"}))
     with pytest.raises(ValueError, match="on_denied"):
-        _pipe(schemas_dir=other, pseudonymisation_key="k")
+        _pipe(schemas_dir=other, pseudonymisation_key=KEY)
 
 
 def test_pro_log_maps_extra_and_skips_unsupported_kinds():
     pipe, writer = _pipe()
     other = {**LOG, "jsonPayload": {**LOG["jsonPayload"], "message": "Some log we do not cover"}}
     counts = _message(pipe, orjson.dumps([LOG, other]), contract="pro_log")
-    assert counts.skipped == 1 and counts.written == 1 and counts.balanced()
+    assert counts.skipped == 1 and counts.rows_sent == 1 and counts.balanced()
     [row] = writer.rows("pro_log")
     assert row["environement"] == "production" and row["stock_old_price"] == "12.50"
     assert row["stock_old_quantity"] == 10 and row["stock_new_quantity"] == 8 and row["stock_booking_quantity"] == 2
@@ -164,7 +173,7 @@ def test_bad_extra_value_is_an_invalid_value_error_with_its_path():
     pipe, writer = _pipe()
     bad = {**LOG, "jsonPayload": {**LOG["jsonPayload"], "extra": {"old_quantity": "ten", "stock_price": "cheap"}}}
     counts = _message(pipe, orjson.dumps(bad), contract="pro_log")
-    assert counts.invalid == 1
+    assert counts.dead_lettered == 1
     [error] = writer.rows("ingestion_errors")
     assert error["error_type"] == "invalid_value"
     assert {r["path"] for r in error["reasons"]} == {"$.jsonPayload.extra.old_quantity", "$.jsonPayload.extra.stock_price"}
@@ -182,7 +191,7 @@ def test_file_drop_is_streamed_in_batches_with_line_numbers():
     pipe, writer = _pipe(file_batch_lines=3)
     counts = pipe.ingest_object(function="ingest_file", bucket="partner-drops", name="events/2026/a.ndjson.gz",
                                 generation=17, metadata={}, open_object=_opener(gzip.compress(b"\n".join(lines))))
-    assert counts.received == 8 and counts.written == 7 and counts.invalid == 1
+    assert counts.received == 8 and counts.rows_sent == 7 and counts.dead_lettered == 1
     [error] = writer.rows("ingestion_errors")
     assert error["source"] == {"bucket": "partner-drops", "object": "events/2026/a.ndjson.gz",
                                "generation": 17, "line_number": 8}
@@ -202,13 +211,18 @@ def test_unknown_prefix_and_format_are_recorded_not_read():
     assert types == ["unknown_contract", "unsupported_format"]
 
 
-def test_truncated_gzip_keeps_what_came_before():
-    good = gzip.compress(b"\n".join(orjson.dumps({**EVENT, "event_name": f"e{i}"}) for i in range(50)))
+def test_truncated_gzip_keeps_every_readable_line_of_the_batch_it_broke_in():
+    lines = [orjson.dumps({**EVENT, "event_name": f"e{i}"}) for i in range(50)]
+    good = gzip.compress(b"\n".join(lines))
     pipe, writer = _pipe(file_batch_lines=10)
     counts = pipe.ingest_object(function="ingest_file", bucket="b", name="events/x.ndjson.gz", generation=1,
                                 metadata={}, open_object=_opener(good[: len(good) - 20]))
-    assert counts.invalid == 1 and counts.written >= 40
-    assert [e["error_type"] for e in writer.rows("ingestion_errors")] == ["undecodable_file"]
+    landed = sorted(int(r["event_name"][1:]) for r in writer.rows("pro_event"))
+    [error] = writer.rows("ingestion_errors")
+    assert error["error_type"] == "undecodable_file" and error["source"]["line_number"] == len(landed) + 1
+    assert landed == list(range(len(landed))) and len(landed) >= 45  # only the line it broke in is missing
+    assert lines[len(landed)].startswith(error["raw_payload"].encode())
+    assert counts.dead_lettered == 1 and counts.rows_sent == len(landed) and counts.balanced()
 
 
 def test_runaway_line_is_dead_lettered_with_its_true_size():
@@ -216,7 +230,7 @@ def test_runaway_line_is_dead_lettered_with_its_true_size():
     content = b'{"a":"' + b"x" * 5000 + b'"}\n' + orjson.dumps(EVENT) + b"\n"
     counts = pipe.ingest_object(function="ingest_file", bucket="b", name="events/x.ndjson", generation=1,
                                 metadata={}, open_object=_opener(content))
-    assert counts.written == 1 and counts.invalid == 1
+    assert counts.rows_sent == 1 and counts.dead_lettered == 1
     [error] = writer.rows("ingestion_errors")
     assert error["error_type"] == "oversized" and error["source"]["line_number"] == 1
     assert error["raw_payload_bytes"] == 5008 and error["raw_payload_truncated"] is True

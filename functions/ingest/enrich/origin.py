@@ -10,12 +10,14 @@ or a referrer repeats far more often than a (URL, referrer) pair does.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
-ORIGIN_CACHE_SIZE = 16384
-"""Distinct page URLs, and distinct referrers, kept with their origin."""
+from ingest.enrich.cache import bounded_cache
+
+ORIGIN_CACHE_SIZE = 8192
+"""Distinct page URLs, and distinct referrers, kept with their origin (each of at most
+``cache.MAX_KEY_CHARS``)."""
 
 CHANNEL_DIRECT = "direct"
 CHANNEL_ORGANIC = "organic"
@@ -150,7 +152,7 @@ def _xtor_origin(xtor: str) -> Origin | None:
     )
 
 
-@lru_cache(maxsize=ORIGIN_CACHE_SIZE)
+@bounded_cache(ORIGIN_CACHE_SIZE)
 def _url_origin(page_location: str | None) -> Origin | None:
     """The origin declared by the landing URL's parameters, if any."""
     parts = _split(page_location) if page_location else None
@@ -203,7 +205,7 @@ def _is_internal(host: str, site_hosts: frozenset[str]) -> bool:
     return any(host == site or host.endswith("." + site) for site in site_hosts)
 
 
-@lru_cache(maxsize=ORIGIN_CACHE_SIZE)
+@bounded_cache(ORIGIN_CACHE_SIZE)
 def _referrer_origin(page_referrer: str | None, site_hosts: frozenset[str]) -> Origin | None:
     """The origin told by the referrer; None when it is the site itself."""
     parts = _split(page_referrer) if page_referrer else None

@@ -7,11 +7,13 @@ plus the segment rules cost a few microseconds where a cache hit costs a fractio
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from urllib.parse import urlsplit
 
-URL_CACHE_SIZE = 16384
-"""Distinct URLs (and paths) kept; pages repeat far more often than events do."""
+from ingest.enrich.cache import bounded_cache
+
+URL_CACHE_SIZE = 8192
+"""Distinct URLs (and paths) kept, each of at most ``cache.MAX_KEY_CHARS``; pages repeat far more
+often than events do."""
 
 ID_PLACEHOLDER = "{id}"
 UUID_PLACEHOLDER = "{uuid}"
@@ -27,7 +29,7 @@ templates and bookable offers are different pages."""
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-@lru_cache(maxsize=URL_CACHE_SIZE)
+@bounded_cache(URL_CACHE_SIZE)
 def url_path_extract(url: str | None) -> str | None:
     """The URL's path without query, fragment or trailing slash ("/" for the root).
 
@@ -57,7 +59,7 @@ def _placeholder(segment: str) -> str:
     return segment
 
 
-@lru_cache(maxsize=URL_CACHE_SIZE)
+@bounded_cache(URL_CACHE_SIZE)
 def url_path_agg(path: str | None) -> str | None:
     """The path with its id segments replaced, so that all pages of one kind share a value.
 

@@ -22,6 +22,8 @@ import ua_parser
 # Needs ua-parser-rs (pinned in functions/requirements.txt): the pure-Python one is ~40x slower.
 from ua_parser.regex import Resolver
 
+from ingest.enrich.cache import bounded_cache
+
 UA_CACHE_SIZE = 8192
 """Parsed agents kept in memory; above the few thousand distinct agents of real traffic."""
 
@@ -116,8 +118,11 @@ def parse_user_agent_uncached(ua: str | None) -> Device:
 def make_user_agent_parser(
     cache_size: int | None = UA_CACHE_SIZE,
 ) -> Callable[[str | None], Device]:
-    """A ``parse_user_agent`` with its own LRU cache of ``cache_size`` agents (None: unbounded)."""
-    return lru_cache(maxsize=cache_size)(parse_user_agent_uncached)
+    """A ``parse_user_agent`` with its own LRU cache of ``cache_size`` agents (None: unbounded), of
+    at most ``cache.MAX_KEY_CHARS`` characters each."""
+    if cache_size is None:
+        return lru_cache(maxsize=None)(parse_user_agent_uncached)
+    return bounded_cache(cache_size)(parse_user_agent_uncached)
 
 
 parse_user_agent = make_user_agent_parser()

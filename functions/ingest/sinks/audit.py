@@ -1,48 +1,71 @@
-"""Rows of ``ingestion_audit``: one per invocation, so received = sum of the outcomes can be proven."""
+"""Rows of ``ingestion_audit``: one per invocation, so received = the sum of the outcomes can be
+proven, and each count names only what the invocation knows (rows *sent*, not rows that will
+survive BigQuery's own dedupe; duplicates *within a batch*, not across the table)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from ingest.rowid import stable_id
 from ingest.transform.timeutil import bq_timestamp
+
+OUTCOMES = ("rows_sent", "dead_lettered", "consent_dropped", "skipped", "duplicates_in_batch")
+"""Every received record has exactly one of these."""
 
 
 @dataclass
 class Counts:
     received: int = 0
-    written: int = 0
-    invalid: int = 0
+    rows_sent: int = 0
+    dead_lettered: int = 0
     consent_dropped: int = 0
     pseudonymised: int = 0
+    """Not an outcome: rows sent with pseudonymised identifiers (among rows_sent)."""
     skipped: int = 0
-    duplicates: int = 0
+    duplicates_in_batch: int = 0
+    unmapped: int = 0
+    """Not an outcome: rows sent that carried fields no column maps."""
     reference_misses: int = 0
     """Not an outcome: rows whose venue/offerer id the reference snapshot did not know."""
+    earliest_partition: str | None = None
+    """Earliest partition date (ISO) among the rows sent."""
 
-    def add(self, other: "Counts") -> None:
-        for name, value in asdict(other).items():
-            setattr(self, name, getattr(self, name) + value)
+    def add(self, other: Counts) -> None:
+        for spec in fields(self):
+            if spec.name == "earliest_partition":
+                self.note_partition(other.earliest_partition)
+            else:
+                setattr(self, spec.name, getattr(self, spec.name) + getattr(other, spec.name))
+
+    def note_partition(self, day: str | None) -> None:
+        if day is not None and (self.earliest_partition is None or day < self.earliest_partition):
+            self.earliest_partition = day
 
     def balanced(self) -> bool:
-        """Every received record has exactly one outcome (pseudonymised rows are also written)."""
-        return self.received == (self.written + self.invalid + self.consent_dropped + self.skipped
-                                 + self.duplicates)
+        """Every received record has exactly one outcome."""
+        return self.received == sum(getattr(self, name) for name in OUTCOMES)
+
+    def as_row(self) -> dict[str, Any]:
+        return {spec.name: getattr(self, spec.name) for spec in fields(self)}
 
 
 def audit_row(*, function: str, contract: str | None, source_kind: str, source: str, counts: Counts,
-              started_at: datetime, finished_at: datetime, code_version: str) -> tuple[str, dict[str, Any]]:
+              started_at: datetime, finished_at: datetime, code_version: str) -> tuple[str, bytes]:
+    """``(audit_id, encoded row)``; a retried invocation gets the same id (and insertId)."""
     audit_id = stable_id(function, source)
-    return audit_id, {
+    row = {
         "audit_id": audit_id,
         "contract": contract,
         "function": function,
         "source_kind": source_kind,
         "source": source,
-        **asdict(counts),
+        **counts.as_row(),
         "started_at": bq_timestamp(started_at),
         "finished_at": bq_timestamp(finished_at),
         "code_version": code_version,
     }
+    return audit_id, orjson.dumps(row)

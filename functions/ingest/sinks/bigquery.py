@@ -5,19 +5,19 @@ message writes nothing twice within BigQuery's dedupe window), it reports reject
 by one in BigQuery's own words, and it needs no protobuf descriptors per table. The Write
 API is cheaper per GB; see docs/write-path.md for the measurements and the switch criteria.
 
-The request body is serialized here with orjson, once per row, instead of by
-``Client.insert_rows_json`` (stdlib json: ~24 µs per row, as much as the rest of the record
-path together); it is sent through the client's own authenticated, retrying call, so
-credentials, endpoint and retry behave exactly as the public method's. The integration tests
-exercise this against the emulator, which answers in BigQuery's own wording.
+Rows arrive already serialized (``prepare`` encodes each row inside its per-record guard, so a
+value that cannot be written costs that record, not the request), and are framed here into
+insertAll bodies instead of by ``Client.insert_rows_json`` (stdlib json: ~24 µs per row, as much
+as the rest of the record path together); they are sent through the client's own authenticated,
+retrying call, so credentials, endpoint and retry behave exactly as the public method's. The
+integration tests exercise this against the emulator, which answers in BigQuery's own wording.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
-import orjson
 import requests
 from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry, if_exception_type
@@ -33,7 +33,7 @@ _RETRYABLE = (gexc.InternalServerError, gexc.BadGateway, gexc.ServiceUnavailable
 class Rejection:
     """A row BigQuery refused; the rest of its batch landed."""
 
-    row_id: str
+    insert_id: str
     reasons: list[Reason]
 
 
@@ -49,8 +49,8 @@ class BigQueryWriter:
         self._retry = Retry(predicate=if_exception_type(*_RETRYABLE), initial=0.2, maximum=5.0,
                             timeout=timeout_s)
 
-    def insert(self, table: str, rows: Sequence[tuple[str, dict[str, Any]]]) -> list[Rejection]:
-        """Write ``(row_id, row)`` pairs; transient failures raise ``TransientError``."""
+    def insert(self, table: str, rows: Sequence[tuple[str, bytes]]) -> list[Rejection]:
+        """Write ``(insertId, JSON row)`` pairs; transient failures raise ``TransientError``."""
         rejections: list[Rejection] = []
         path = f"/projects/{self._project}/datasets/{self._dataset_id}/tables/{table}/insertAll"
         for ids, body in self.request_bodies(rows):
@@ -73,17 +73,17 @@ class BigQueryWriter:
                     rejections.append(Rejection(ids[int(error["index"])], reasons))
         return rejections
 
-    def request_bodies(self, rows: Sequence[tuple[str, dict[str, Any]]]) -> Iterator[tuple[list[str], bytes]]:
+    def request_bodies(self, rows: Sequence[tuple[str, bytes]]) -> Iterator[tuple[list[str], bytes]]:
         """insertAll bodies of at most ``max_rows`` rows and ``max_bytes`` bytes."""
         ids: list[str] = []
         parts: list[bytes] = []
         size = 0
-        for row_id, row in rows:
-            part = b'{"insertId":%b,"json":%b}' % (orjson.dumps(row_id), orjson.dumps(row))
+        for insert_id, row in rows:
+            part = b'{"insertId":"%b","json":%b}' % (insert_id.encode(), row)
             if parts and (len(parts) >= self._max_rows or size + len(part) > self._max_bytes):
                 yield ids, _body(parts)
                 ids, parts, size = [], [], 0
-            ids.append(row_id)
+            ids.append(insert_id)
             parts.append(part)
             size += len(part) + 1
         if parts:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from ingest.config import Settings
 from ingest.consent import Action
-from ingest.contracts import TableSchema
+from ingest.contracts import TableSchema, input_fields
 from ingest.enrich.reference import ReferenceSnapshot
 from ingest.transform.timeutil import to_micros
 
@@ -31,7 +31,10 @@ class TransformContext:
     """``received_at`` in microseconds since the epoch, the unit the hot path works in."""
     late_after_us: int = field(init=False)
     """Events older than this on arrival are flagged late (``LATE_AFTER_HOURS``)."""
+    input_fields: frozenset[str] = field(init=False)
+    """Top-level fields the contract's input schema declares; any other field is unmapped."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "received_us", to_micros(self.received_at))
         object.__setattr__(self, "late_after_us", int(self.settings.late_after_hours * 3_600_000_000))
+        object.__setattr__(self, "input_fields", input_fields(self.settings.schemas_dir, self.table.table_id))

@@ -10,21 +10,25 @@ from urllib.parse import urlsplit
 import orjson
 
 from ingest.consent import Action, pseudonym
-from ingest.contracts import TableSchema
+from ingest.contracts import PIPELINE_COLUMNS, UNMAPPED_COLUMN, TableSchema
+from ingest.enrich.cache import bounded_cache, tuple_chars
 from ingest.enrich.origin import Origin, compute_origin, traffic_fields
 from ingest.enrich.reference import KEYS as REFERENCE_KEYS
-from ingest.enrich.urls import url_path_agg, url_path_extract
-from ingest.enrich.useragent import parse_user_agent
-from ingest.transform.coerce import RowBuilder
+from ingest.enrich.urls import URL_CACHE_SIZE, url_path_agg, url_path_extract
+from ingest.enrich.useragent import UA_CACHE_SIZE, parse_user_agent
+from ingest.errors import Reason
+from ingest.transform.coerce import RowBuilder, text
 from ingest.transform.context import TransformContext
 from ingest.transform.timeutil import bq_timestamp_us, event_micros, local_day
 
 _GA4_VALUE_KEYS = ("string_value", "int_value", "double_value", "float_value")
 """In the order that wins when a producer fills more than one."""
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_MAX_PARAM_KEY_CHARS = 128
+"""Longest parameter key whose column is cached or learnt (column names are far shorter)."""
 
 
-@lru_cache(maxsize=4096)
+@bounded_cache(4096, max_key_chars=_MAX_PARAM_KEY_CHARS)
 def column_for_param(key: str) -> str:
     """offerId → offer_id: event parameters map to the seed's snake_case columns."""
     return _CAMEL_BOUNDARY.sub("_", key).lower()
@@ -36,8 +40,7 @@ DERIVED_COLUMNS = frozenset({
     "user_device_category", "user_device_operating_system", "user_device_operating_system_version",
     "user_web_browser", "user_web_browser_version", "url_path_extract", "url_path_agg",
     "traffic_campaign", "traffic_medium", "traffic_source", "traffic_origin", "event_params",
-    "consent_status", "is_late", "row_id", "ingested_at", "ingestion_source",
-})
+    "consent_status", "is_late", UNMAPPED_COLUMN}) | PIPELINE_COLUMNS
 """Columns ``to_row`` (or the pipeline) computes itself: an event parameter never fills them."""
 
 _MAX_PARAM_KEYS = 4096
@@ -49,12 +52,12 @@ class _ParamTargets(dict[str, "tuple[str, str] | None"]):
 
     def __init__(self, table: TableSchema) -> None:
         super().__init__()
-        self._columns = frozenset(table.columns) - DERIVED_COLUMNS
+        self._columns = frozenset(table.columns) - DERIVED_COLUMNS - table.reference_columns
 
     def __missing__(self, key: str) -> tuple[str, str] | None:
         column = column_for_param(key)
         target = (column, f"$.event_params.{key}") if column in self._columns else None
-        if len(self) < _MAX_PARAM_KEYS:
+        if len(self) < _MAX_PARAM_KEYS and len(key) <= _MAX_PARAM_KEY_CHARS:
             self[key] = target
         return target
 
@@ -93,12 +96,12 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     sent = params
     if not _SENT_EITHER_WAY.isdisjoint(event):  # a top-level value, when there is one, wins
         sent = params | {name: value for name in _SENT_EITHER_WAY if (value := event.get(name)) is not None}
-    screen = sent.get("firebase_screen")
+    screen = _text(row, sent, event, "firebase_screen")
     session_id = sent.get("ga_session_id")
     session_number = sent.get("ga_session_number")
-    page_title = sent.get("page_title")
-    page_location = sent.get("page_location")
-    page_referrer = sent.get("page_referrer")
+    page_title = _text(row, sent, event, "page_title")
+    page_location = _text(row, sent, event, "page_location", url=True)
+    page_referrer = _text(row, sent, event, "page_referrer", url=True)
     micros = event_micros(event["event_timestamp"], "$.event_timestamp", ctx.received_us)
     event_date = local_day(micros, ctx.settings.time_zone)
     event_name = event["event_name"]
@@ -110,11 +113,13 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     origin = compute_origin(page_location, page_referrer, ctx.settings.site_hosts)
     pseudonymise = ctx.consent_action is Action.PSEUDONYMISE
 
+    unmapped = None if ctx.input_fields.issuperset(event) else {
+        name: value for name, value in event.items() if name not in ctx.input_fields}
     if pseudonymise:
         # Attribution survives (computed above), identifiers and free text do not.
         origin = origin and origin._replace(gclid=None, referral_path=None)
         user_pseudo_id = pseudonym(ctx.settings.pseudonymisation_key, user_pseudo_id, event_date)
-        user_id, event_params = None, None
+        user_id, event_params, unmapped = None, None, None
         page_location, page_referrer = _without_query(page_location), _origin_only(page_referrer)
 
     # Values the schema validation or this function already typed go in as they are; the
@@ -130,7 +135,9 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
         row.set("session_id", session_id, "$.ga_session_id")
         values["unique_session_id"] = f"{user_pseudo_id}-{values.get('session_id')}"
     if event_params:
-        values["event_params"] = orjson.dumps(event_params).decode()
+        values["event_params"] = orjson.dumps(event_params, option=orjson.OPT_SORT_KEYS).decode()
+    if unmapped:
+        row.set(UNMAPPED_COLUMN, unmapped)
     row.set("page_name", page_title or screen, "$.page_title")
     row.set("user_id", user_id, "$.user_id")
     row.set("session_number", session_number, "$.ga_session_number")
@@ -153,6 +160,23 @@ _SENT_EITHER_WAY = frozenset({"firebase_screen", "ga_session_id", "ga_session_nu
 """Fields sent at the top level (as in our input) or as GA4 event parameters."""
 
 
+def _text(row: RowBuilder, sent: dict[str, Any], event: dict[str, Any], name: str, url: bool = False) -> str | None:
+    """A text input of the enrichment rules. Parameters are untyped: a title sent as a number is
+    read as the STRING column would store it, but a URL must be text, and an object or an array
+    is never text: those are invalid values."""
+    value = sent.get(name)
+    if value is None or type(value) is str:
+        return value
+    path = f"$.{name}" if event.get(name) is not None else f"$.event_params.{name}"
+    try:
+        if url:
+            raise ValueError(f"expected a URL as text, got {value!r}")
+        return text(value)
+    except ValueError as error:
+        row.reasons.append(Reason(path, f"{name}: {error}"))
+        return None
+
+
 def _join_reference(row: RowBuilder, ctx: TransformContext) -> None:
     """Offerer / venue / partner attributes from the snapshot; unknown ids are counted."""
     assert ctx.reference is not None
@@ -165,17 +189,17 @@ def _join_reference(row: RowBuilder, ctx: TransformContext) -> None:
             ctx.tally["reference_misses"] += 1
             continue
         for column, value in attributes.items():
-            if column in ctx.table.columns and not row.try_set(column, value):
+            if column in ctx.table.reference_columns and not row.try_set(column, value):
                 ctx.tally["reference_bad_values"] += 1
 
 
-@lru_cache(maxsize=16384)
+@bounded_cache(URL_CACHE_SIZE)
 def _path_columns(page_location: str | None) -> dict[str, str]:
     path = url_path_extract(page_location)
     return _present(url_path_extract=path, url_path_agg=url_path_agg(path))
 
 
-@lru_cache(maxsize=4096)
+@bounded_cache(4096, size=tuple_chars)
 def _origin_columns(origin: Origin | None) -> dict[str, Any]:
     campaign, medium, source = traffic_fields(origin)
     record = None if origin is None else {name: value for name, value in origin._asdict().items() if value is not None}
@@ -183,7 +207,7 @@ def _origin_columns(origin: Origin | None) -> dict[str, Any]:
                     traffic_origin=record or None)
 
 
-@lru_cache(maxsize=8192)
+@bounded_cache(UA_CACHE_SIZE)
 def _agent_columns(user_agent: str | None) -> dict[str, str]:
     parsed = parse_user_agent(user_agent)
     return _present(user_device_category=parsed.category,

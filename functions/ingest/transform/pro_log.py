@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ingest.contracts import contract_file
+from ingest.contracts import PIPELINE_COLUMNS, UNMAPPED_COLUMN, contract_file
 from ingest.transform.coerce import RowBuilder
 from ingest.transform.context import SkipRecord, TransformContext
 from ingest.transform.timeutil import event_time, local_date
@@ -40,8 +40,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 
 _FROM_ENVELOPE = frozenset({
     "environement", "user_id", "message", "log_timestamp", "partition_date", "technical_message_id",
-    "row_id", "ingested_at", "ingestion_source",
-})
+    UNMAPPED_COLUMN}) | PIPELINE_COLUMNS
 _CONSENT_LISTS = {"cookies_consent_mandatory": "mandatory", "cookies_consent_accepted": "accepted",
                   "cookies_consent_refused": "refused"}
 
@@ -61,6 +60,19 @@ def _normalise(entry: dict[str, Any], ctx: TransformContext) -> tuple[dict[str, 
     return entry, moment, entry.get("environment")
 
 
+def emission_key(entry: dict[str, Any]) -> list[str] | None:
+    """What names one emitted log: a LogEntry's insertId (unique per log and timestamp); None for
+    a bare payload, whose position in its message or file is then its identity."""
+    if "jsonPayload" in entry and entry.get("insertId"):
+        return [str(entry.get("logName") or ""), str(entry["insertId"]), str(entry["timestamp"])]
+    return None
+
+
+_LOG_ENTRY_FIELDS = frozenset({"jsonPayload", "timestamp", "insertId", "resource"})
+"""LogEntry fields the transform reads; the others (severity, labels, logName...) are unmapped."""
+_PAYLOAD_FIELDS = frozenset({"message", "technical_message_id", "user_id", "timestamp", "extra", "environment"})
+
+
 def to_row(entry: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     payload, moment, environment = _normalise(entry, ctx)
     at = "$.jsonPayload" if payload is not entry else "$"
@@ -71,6 +83,7 @@ def to_row(entry: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
 
     extra = {_key(k): (k, v) for k, v in (payload.get("extra") or {}).items()}
     consent = (payload.get("extra") or {}).get("consent") or {}
+    consumed: set[str] = set()
     row = RowBuilder(ctx.table)
     row.set("message", message, f"{at}.message")
     row.set("environement", environment or ctx.settings.environment)
@@ -89,5 +102,26 @@ def to_row(entry: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
             if candidate in extra:
                 original, value = extra[candidate]
                 row.set(column, value, f"{at}.extra.{original}")
+                consumed.add(candidate)
                 break
+    unmapped = _unmapped(entry, payload, extra, consumed)
+    if unmapped:
+        row.set(UNMAPPED_COLUMN, unmapped, at)
     return row.build()
+
+
+def _unmapped(entry: dict[str, Any], payload: dict[str, Any], extra: dict[str, tuple[str, Any]],
+              consumed: set[str]) -> dict[str, Any]:
+    """Entry, payload and extra fields nothing above read, each at the level it was sent."""
+    unmapped: dict[str, Any] = {}
+    if payload is not entry:
+        unmapped.update((k, v) for k, v in entry.items() if k not in _LOG_ENTRY_FIELDS)
+        nested = {k: v for k, v in payload.items() if k not in _PAYLOAD_FIELDS}
+        if nested:
+            unmapped["jsonPayload"] = nested
+    else:
+        unmapped.update((k, v) for k, v in payload.items() if k not in _PAYLOAD_FIELDS)
+    left = {original: value for key, (original, value) in extra.items() if key not in consumed and key != "consent"}
+    if left:
+        unmapped["extra"] = left
+    return unmapped

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from ingest.errors import Reason, RecordError
+from ingest.errors import FailureKind, Reason, RecordError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -52,9 +52,9 @@ def event_time(value: int | float | str, path: str, received_at: datetime) -> da
     try:
         moment = parse_timestamp(value)
     except (ValueError, OverflowError, TypeError, AttributeError):
-        raise RecordError("invalid_value", [Reason(path, f"{value!r} is not a representable timestamp")]) from None
+        raise RecordError(FailureKind.INVALID_VALUE, [Reason(path, f"{value!r} is not a representable timestamp")]) from None
     if not EARLIEST <= moment <= received_at + MAX_CLOCK_SKEW:
-        raise RecordError("invalid_value", [Reason(
+        raise RecordError(FailureKind.INVALID_VALUE, [Reason(
             path, f"{bq_timestamp(moment)} is outside the plausible range "
                   f"[{EARLIEST.date()}, reception + {MAX_CLOCK_SKEW.days} day]")])
     return moment

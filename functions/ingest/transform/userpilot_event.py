@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest.contracts import PIPELINE_COLUMNS, UNMAPPED_COLUMN
 from ingest.enrich.useragent import parse_user_agent
 from ingest.transform.coerce import RowBuilder
 from ingest.transform.context import TransformContext
 from ingest.transform.timeutil import event_time
 
 _DERIVED = frozenset({"inserted_at", "metadata", "interaction_entity_type", "interaction_entity_id",
-                      "interaction_status", "row_id", "ingested_at", "ingestion_source"})
+                      "interaction_status", UNMAPPED_COLUMN}) | PIPELINE_COLUMNS
 
 
 def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
@@ -32,4 +33,6 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
         row.set("device_type", event.get("device_type") or device.category)
         row.set("operating_system", event.get("operating_system") or device.operating_system)
         row.set("browser", event.get("browser") or device.browser)
+    if not ctx.input_fields.issuperset(event):
+        row.set(UNMAPPED_COLUMN, {name: value for name, value in event.items() if name not in ctx.input_fields})
     return row.build()

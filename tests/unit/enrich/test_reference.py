@@ -68,7 +68,7 @@ def test_rows_are_joined_and_unknown_ids_counted():
     other = {**EVENT, "event_name": "other", "event_params": [{"key": "venueId", "value": {"string_value": "ZZZZ"}}]}
     counts = pipe.ingest_object(function="ingest_file", bucket="b", name="events/x.ndjson", generation=1, metadata={},
                                 open_object=lambda *_: _object(orjson.dumps(EVENT) + b"\n" + orjson.dumps(other)))
-    assert counts.written == 2 and counts.reference_misses == 1
+    assert counts.rows_sent == 2 and counts.reference_misses == 1
     rows = {row["event_name"]: row for row in writer.rows("pro_event")}
     joined = rows["hasClickedOffer"]
     assert joined["venue_name"] == "Librairie du Port" and joined["venue_is_permanent"] is True
