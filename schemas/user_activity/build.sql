@@ -11,9 +11,10 @@
 -- traffic_origin) and direct traffic (no referrer: a reload, a bookmark) continue the activity.
 --
 -- Incremental and idempotent: the window starts ${lookback_days} days before the run's date in
--- ${time_zone}; every activity that ends in it is rebuilt from the events of the window and of
--- the day before (so a visit that began then is whole), and replaces the stored one: the MERGE
--- deletes the activities of the window and inserts the rebuilt ones, in one statement. Columns
+-- ${time_zone}; every activity that ends in it, or less than ${inactivity_minutes} minutes before it
+-- (a late event may extend those into it), is rebuilt from the events of the window and of the
+-- day before (so a visit that began then is whole), and replaces the stored one: the MERGE
+-- deletes the stored activities of that range and inserts the rebuilt ones, in one statement. Columns
 -- are inserted by position (INSERT ROW): the final SELECT follows schemas/user_activity/bigquery.json.
 MERGE `${project}.${dataset}.user_activity` AS target
 USING (
@@ -168,13 +169,15 @@ USING (
     ARRAY_AGG(row_id ORDER BY event_timestamp, row_id) AS event_row_ids
   FROM sized
   GROUP BY user_pseudo_id, channel_id, activity_number
-  HAVING MAX(end_timestamp) >= TIMESTAMP(DATE_SUB(DATE(@run_time, '${time_zone}'), INTERVAL ${lookback_days} DAY),
-                                         '${time_zone}')
+  HAVING MAX(end_timestamp) >= TIMESTAMP_SUB(
+    TIMESTAMP(DATE_SUB(DATE(@run_time, '${time_zone}'), INTERVAL ${lookback_days} DAY), '${time_zone}'),
+    INTERVAL ${inactivity_minutes} MINUTE)
 ) AS source
 ON FALSE
 WHEN NOT MATCHED BY TARGET THEN
   INSERT ROW
 WHEN NOT MATCHED BY SOURCE
-  AND target.end_timestamp >= TIMESTAMP(DATE_SUB(DATE(@run_time, '${time_zone}'), INTERVAL ${lookback_days} DAY),
-                                        '${time_zone}') THEN
+  AND target.end_timestamp >= TIMESTAMP_SUB(
+    TIMESTAMP(DATE_SUB(DATE(@run_time, '${time_zone}'), INTERVAL ${lookback_days} DAY), '${time_zone}'),
+    INTERVAL ${inactivity_minutes} MINUTE) THEN
   DELETE

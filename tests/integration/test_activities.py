@@ -257,3 +257,28 @@ def test_a_late_event_replaces_the_activity_it_belongs_to(functions, publisher, 
     assert after["unique_key"] != before["unique_key"], "a new start is a new identity; the old row is gone"
     build(bq, settings, RUN_TIME)
     assert _activities(bq, table, m) == [after]
+
+
+def test_a_late_event_extending_an_activity_into_the_window_replaces_it(functions, publisher, bq, names):
+    """The window of RUN_TIME starts on the 9th at 00:00 (Paris). h's visit ended at 23:50 on the
+    8th and was built by the previous day's run; a late event at 00:10 on the 9th extends it."""
+    m = f"edge-{uuid.uuid4().hex[:6]}"
+    table = f"{CFG.project}.{names.dataset}"
+    settings = SqlSettings(project=CFG.project, dataset=names.dataset)
+
+    def count(n: int) -> bool:
+        query = (f"SELECT COUNT(*) AS n FROM `{table}.pro_event_deduplicated` WHERE event_date >= '2026-11-01' "
+                 f"AND STARTS_WITH(user_pseudo_id, '{m}')")
+        return next(iter(bq.query(query).result()))["n"] == n
+
+    _publish(publisher, [_event("h1", f"{m}-h", _paris(8, 23, 40), f"{SITE}/offres", "https://www.bing.com/"),
+                         _event("h2", f"{m}-h", _paris(8, 23, 50), f"{SITE}/accueil", f"{SITE}/offres")])
+    eventually(lambda: count(2))
+    build(bq, settings, RUN_TIME - timedelta(days=1))
+    [before] = _activities(bq, table, m)
+    _publish(publisher, [_event("h3", f"{m}-h", _paris(9, 0, 10), f"{SITE}/reservations", f"{SITE}/accueil")])
+    eventually(lambda: count(3))
+    build(bq, settings, RUN_TIME)
+    [after] = _activities(bq, table, m)
+    assert after["unique_key"] == before["unique_key"] and after["event_count"] == 3
+    assert str(after["activity_date"]) == "2026-11-08" and after["session_duration"] == 1800
