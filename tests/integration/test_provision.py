@@ -54,16 +54,16 @@ def test_an_additive_change_reaches_an_existing_table_and_keeps_its_rows(bq: big
     assert bq.insert_rows_json(table, [row]) == []
     created = bq.get_table(table).created
 
-    _edit(schemas_copy, "pro_log", lambda fields: fields + [{"name": "unmapped", "type": "JSON", "mode": "NULLABLE",
-                                                               "description": "added later"}])
+    _edit(schemas_copy, "pro_log", lambda fields: fields + [{"name": "added_later", "type": "JSON", "mode": "NULLABLE",
+                                                               "description": "a new column"}])
     provision.create_dataset(bq, dataset, schemas_copy)
     after = bq.get_table(table)
-    assert [f.name for f in after.schema][-2:] == ["ingestion_source", "unmapped"]
+    assert [f.name for f in after.schema][-2:] == ["ingestion_source", "added_later"]
     assert after.created == created, "updated in place, not recreated"
-    [kept] = bq.query(f"SELECT row_id, unmapped FROM `{table}` WHERE partition_date = '2026-11-10'").result()
-    assert (kept["row_id"], kept["unmapped"]) == ("r1", None)
+    [kept] = bq.query(f"SELECT row_id, added_later FROM `{table}` WHERE partition_date = '2026-11-10'").result()
+    assert (kept["row_id"], kept["added_later"]) == ("r1", None)
     view = bq.get_table(f"{CFG.project}.{dataset}.pro_log_deduplicated")
-    assert [f.name for f in view.schema][-1] == "unmapped", "the views over it see the new column"
+    assert [f.name for f in view.schema][-1] == "added_later", "the views over it see the new column"
 
 
 def test_a_breaking_change_is_refused_and_the_table_is_left_alone(bq: bigquery.Client, schemas_copy) -> None:
