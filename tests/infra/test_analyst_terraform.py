@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from test_terraform import SCHEMAS, config, evaluate
+from test_terraform import CLOUDBUILD, SCHEMAS, config, evaluate, load_yaml
 
 from tools.catalog import Catalog, SqlSettings
 
@@ -88,3 +88,14 @@ def test_the_activity_build_is_scheduled_from_build_sql_as_its_own_service_accou
         needed.add(name)
         pending.extend(catalog.objects[name].reads)
     assert set(reads.values()) == needed, "the builder reads the view the build reads and everything under it"
+
+
+def test_pull_requests_run_the_schema_check_against_their_base_branch() -> None:
+    build = load_yaml(CLOUDBUILD)
+    ids = [step["id"] for step in build["steps"]]
+    assert "schema-check" in ids and ids.index("schema-check") < ids.index("tf-plan")
+    step = build["steps"][ids.index("schema-check")]
+    script = " ".join(step["args"])
+    assert "BASE_BRANCH=${_BASE_BRANCH}" in step["env"], "the pull request trigger's base branch"
+    assert "git merge-base HEAD FETCH_HEAD" in script and "make schema-check" in script
+    assert 'SCHEMA_BASE_REF="$(git merge-base' in script
