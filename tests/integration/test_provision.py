@@ -14,7 +14,7 @@ from google.cloud import bigquery
 
 from tests.integration.conftest import CFG, REPO
 from tools import provision
-from tools.catalog import Catalog
+from tools.catalog import BotList, Catalog
 
 
 def _shape(fields: list) -> list[tuple]:
@@ -75,3 +75,21 @@ def test_a_breaking_change_is_refused_and_the_table_is_left_alone(bq: bigquery.C
     with pytest.raises(provision.SchemaChangeError, match="device_id"):
         provision.create_dataset(bq, dataset, schemas_copy)
     assert [f.name for f in bq.get_table(table).schema] == before
+
+
+def test_the_bot_list_leaves_listed_browsers_and_clients_out(bq: bigquery.Client) -> None:
+    dataset = f"it_bots_{uuid.uuid4().hex[:6]}"
+    provision.create_dataset(bq, dataset, REPO / "schemas", bots=BotList(("Ghost Browser",), ("monitor-1",)))
+
+    def row(n: int, user: str, browser: str, device: str = "desktop") -> dict:
+        return {"event_name": "page_view", "user_pseudo_id": user, "event_date": "2026-11-10",
+                "event_timestamp": "2026-11-10T10:00:00Z", "user_web_browser": browser,
+                "user_device_category": device, "row_id": f"b{n}", "ingested_at": "2026-11-10T10:00:01Z"}
+
+    rows = [row(1, "person", "Chrome"), row(2, "person-2", "Ghost Browser"), row(3, "monitor-1", "Chrome"),
+            row(4, "crawler", "Googlebot", device="bot"), row(5, "no-browser", None, device=None)]
+    assert bq.insert_rows_json(f"{CFG.project}.{dataset}.pro_event", rows) == []
+    kept = [r["user_pseudo_id"] for r in bq.query(
+        f"SELECT user_pseudo_id FROM `{CFG.project}.{dataset}.pro_event_humans` "
+        f"WHERE event_date = '2026-11-10' ORDER BY user_pseudo_id").result()]
+    assert kept == ["no-browser", "person"]
