@@ -73,6 +73,10 @@ class Progress:
     """Whether the object is gzip: resuming one means inflating again from its start."""
     errors: list[dict[str, Any]] = field(default_factory=list)
     """The first failures over every invocation, for the partner's report."""
+    header: list[str] | None = None
+    """A CSV file's column names, read once from its first record."""
+    json_array: bool | None = None
+    """Whether a ``.json`` file is one JSON array (else NDJSON), told by its first character."""
 
 
 @dataclass

@@ -15,12 +15,24 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator
 
 import orjson
 
+from ingest.contracts import input_field_types
 from ingest.errors import FailureKind, RecordError, TransientError
-from ingest.files import REPORTS_PREFIX, FileStore, LineStream, ObjectMissing, plan_object
+from ingest.files import (
+    REPORTS_PREFIX,
+    FileFormatError,
+    FileStore,
+    Format,
+    Line,
+    LineStream,
+    ObjectMissing,
+    plan_object,
+)
+from ingest.formats import CsvRecords, JsonArrayElements
+from ingest.gzipstream import GzipError
 from ingest.ledger import (
     Busy,
     Claim,
@@ -95,7 +107,7 @@ def ingest_file(pipe: Pipeline, *, function: str, bucket: str, name: str, genera
 
     dead_letter = pipe.dead_letter_for(contract, started)
     try:
-        handed_over = _read(pipe, held, files, source, contract, dead_letter, started, clock_start)
+        handed_over = _read(pipe, held, files, source, contract, plan.format, dead_letter, started, clock_start)
     except TransientError:
         _let_go(held)
         raise
@@ -110,21 +122,23 @@ def ingest_file(pipe: Pipeline, *, function: str, bucket: str, name: str, genera
     return held.progress.counts
 
 
-def _read(pipe: Pipeline, held: Claim, files: FileStore, source: SourceRef, contract: str, dead_letter: Any,
-          started: datetime, clock_start: float) -> bool:
+def _read(pipe: Pipeline, held: Claim, files: FileStore, source: SourceRef, contract: str, file_format: Format,
+          dead_letter: Any, started: datetime, clock_start: float) -> bool:
     """Batches from where the file was left; True when the time budget ran out and a continuation
     was asked for."""
     settings = pipe.settings
     progress = held.progress
     assert source.bucket is not None and source.object is not None and source.generation is not None
     resume_plain = progress.offset and not progress.gzip
+    if file_format is Format.JSON and progress.json_array is None:
+        with files.open(source.bucket, source.object, source.generation) as stream:
+            progress.json_array = holds_array(_transient_reads(stream, source), settings)
     with files.open(source.bucket, source.object, source.generation,
                     progress.offset if resume_plain else 0) as stream:
-        lines = LineStream(_transient_reads(stream, source), max_line_bytes=settings.max_record_bytes,
-                           max_ratio=settings.max_decompression_ratio, first_line=progress.line,
-                           offset=progress.offset, skip=0 if resume_plain else progress.offset)
+        reader = FileRecords(_transient_reads(stream, source), file_format, contract, settings, progress,
+                             skip=0 if resume_plain else progress.offset)
         last_checkpoint = time.monotonic()
-        for number, batch in enumerate(_batches(lines, settings.file_batch_lines)):
+        for number, batch in enumerate(_batches(reader, settings.file_batch_lines)):
             if number and time.monotonic() - clock_start >= settings.file_time_budget_s:
                 # More to read, no time left: what this batch read is left to the continuation.
                 held.hand_over(progress)
@@ -136,7 +150,8 @@ def _read(pipe: Pipeline, held: Claim, files: FileStore, source: SourceRef, cont
             records = [pipe.line_record(line, source) for line in batch]
             counts = pipe.write_batch(contract, records, started, dead_letter)
             progress.counts.add(counts)
-            progress.line, progress.offset, progress.gzip = batch[-1].number, batch[-1].end, lines.gzip
+            progress.line, progress.offset = batch[-1].ends_on, batch[-1].end
+            progress.gzip, progress.header = reader.gzip, reader.header
             progress.errors = (progress.errors + dead_letter.samples)[:SAMPLES]
             dead_letter.samples.clear()
             if time.monotonic() - last_checkpoint >= settings.file_checkpoint_s:
@@ -157,7 +172,53 @@ def _let_go(held: Claim) -> None:
         log("WARNING", "file_release_failed", str(error))
 
 
-def _batches(lines: LineStream, size: int) -> Any:
+class FileRecords:
+    """The records of a file in its format, from where ``progress`` says the last invocation stopped;
+    a file that cannot be read further in its format ends with one broken ``Line``. Also what
+    ``ingest validate`` reads a local file with, so a dry run is the function's own path."""
+
+    def __init__(self, read: Callable[[int], bytes], file_format: Format, contract: str, settings: Any,
+                 progress: Progress, skip: int = 0) -> None:
+        self._lines = LineStream(read, max_line_bytes=settings.max_record_bytes,
+                                 max_ratio=settings.max_decompression_ratio, first_line=progress.line,
+                                 offset=progress.offset, skip=skip, keep_blank=file_format is Format.CSV)
+        self._csv: CsvRecords | None = None
+        self._records: Iterable[Line] = self._lines
+        if file_format is Format.CSV:
+            self._records = self._csv = CsvRecords(self._lines, input_field_types(settings.schemas_dir, contract),
+                                                   progress.header, settings.max_record_bytes)
+        elif file_format is Format.JSON and progress.json_array:
+            self._records = JsonArrayElements(self._lines, first_line=progress.line, resumed=progress.line > 0,
+                                              max_record_bytes=settings.max_record_bytes)
+
+    @property
+    def gzip(self) -> bool:
+        return self._lines.gzip
+
+    @property
+    def header(self) -> list[str] | None:
+        return self._csv.header if self._csv is not None else None
+
+    def __iter__(self) -> Iterator[Line]:
+        try:
+            yield from self._records
+        except FileFormatError as error:
+            yield Line(error.line, b"", 0, self._lines.position, broken=error)
+
+
+def holds_array(read: Callable[[int], bytes], settings: Any) -> bool:
+    """A ``.json`` file is one JSON array when its first character is ``[``, else NDJSON."""
+    lines = LineStream(read, max_line_bytes=settings.max_record_bytes, max_ratio=settings.max_decompression_ratio)
+    try:
+        for chunk in lines.chunks():
+            if start := chunk.lstrip():
+                return start[:1] == b"["
+    except (GzipError, ObjectMissing):
+        return False  # then read as lines: the break is recorded where it happens
+    return False
+
+
+def _batches(lines: Iterable[Line], size: int) -> Any:
     batch = []
     for line in lines:
         batch.append(line)

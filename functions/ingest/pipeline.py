@@ -294,6 +294,8 @@ class Pipeline:
         if isinstance(line.broken, ObjectMissing):
             return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
                 FailureKind.OBJECT_MISSING, "$", f"{line.broken}; every line before this one was read"))
+        if line.decoded:
+            return Record(raw=line.data, source=located, value=line.value, error=line.error, size=line.length)
         if line.broken is not None:
             setting = (f" (MAX_DECOMPRESSION_RATIO={self.settings.max_decompression_ratio:g})"
                        if isinstance(line.broken, GzipLimitExceeded) else "")
