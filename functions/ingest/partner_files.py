@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator
 import orjson
 
 from ingest.contracts import input_field_types
+from ingest.decode import decode_line
 from ingest.errors import FailureKind, RecordError, TransientError
 from ingest.files import (
     REPORTS_PREFIX,
@@ -29,10 +30,11 @@ from ingest.files import (
     Line,
     LineStream,
     ObjectMissing,
+    ObjectPlan,
     plan_object,
 )
 from ingest.formats import CsvRecords, JsonArrayElements
-from ingest.gzipstream import GzipError
+from ingest.gzipstream import GzipError, GzipLimitExceeded
 from ingest.ledger import (
     Busy,
     Claim,
@@ -44,9 +46,10 @@ from ingest.ledger import (
     content_key,
     ledger_key,
     register_content,
+    reopen,
 )
 from ingest.logs import log
-from ingest.records import SourceRef
+from ingest.records import Record, SourceRef
 from ingest.sinks.audit import Counts, FileFacts
 from ingest.sinks.dead_letter import SAMPLES
 
@@ -62,13 +65,16 @@ class FileBusy(TransientError):
 
 
 def ingest_file(pipe: Pipeline, *, function: str, bucket: str, name: str, generation: int,
-                metadata: dict[str, Any], files: FileStore, invocation: str) -> Counts:
-    """What this invocation did; the whole file's counts are in its audit row once it is done."""
+                metadata: dict[str, Any], files: FileStore, invocation: str, plan: ObjectPlan | None = None,
+                force: bool = False) -> Counts:
+    """What this invocation did; the whole file's counts are in its audit row once it is done.
+    ``plan`` overrides what the object's name says (a local file); ``force`` reads a file again
+    even if it was done, or its content already ingested (``ingest replay --force``)."""
     started = datetime.now(timezone.utc)
     clock_start = time.monotonic()
     settings = pipe.settings
     source = SourceRef(kind="gcs", bucket=bucket, object=name, generation=generation)
-    plan = plan_object(name)
+    plan = plan or plan_object(name)
     if plan.ignored:
         log("INFO", "object_ignored", f"{name}: not a drop to ingest (archive or report prefix)", source=source.uri())
         return Counts()
@@ -83,6 +89,8 @@ def ingest_file(pipe: Pipeline, *, function: str, bucket: str, name: str, genera
         return pipe.reject_whole(function, contract, source, orjson.dumps(metadata),
                                  RecordError.at(FailureKind.OBJECT_MISSING, "$", str(error)))
     content = content_key(bucket, contract, info.md5, info.crc32c, info.size)
+    if force:
+        reopen(files.documents, ledger_key(bucket, name, generation))
     held = claim(files.documents, ledger_key(bucket, name, generation), invocation, settings.file_lease_s, content,
                  time.time, started)
     if isinstance(held, Finished):
@@ -94,7 +102,8 @@ def ingest_file(pipe: Pipeline, *, function: str, bucket: str, name: str, genera
                        "retry later")
     progress = held.progress
 
-    reprocess = settings.reingest_identical_files or info.metadata.get(REPROCESS_METADATA, "").lower() == "true"
+    reprocess = (force or settings.reingest_identical_files
+                 or info.metadata.get(REPROCESS_METADATA, "").lower() == "true")
     duplicate_of = None if reprocess or progress.line else already_ingested(files.documents, content, source.uri())
     if duplicate_of is not None:
         log("INFO", "file_skipped_identical", f"{source.uri()} has the content of {duplicate_of}: not ingested again",
@@ -147,7 +156,7 @@ def _read(pipe: Pipeline, held: Claim, files: FileStore, source: SourceRef, cont
                     "a continuation takes over", source=source.uri(), lines=progress.line,
                     invocation=progress.invocations, **progress.counts.as_row())
                 return True
-            records = [pipe.line_record(line, source) for line in batch]
+            records = [record_of(line, source, settings) for line in batch]
             counts = pipe.write_batch(contract, records, started, dead_letter)
             progress.counts.add(counts)
             progress.line, progress.offset = batch[-1].ends_on, batch[-1].end
@@ -204,6 +213,28 @@ class FileRecords:
             yield from self._records
         except FileFormatError as error:
             yield Line(error.line, b"", 0, self._lines.position, broken=error)
+
+
+def record_of(line: Line, source: SourceRef, settings: Any) -> Record:
+    """A file's unit (a line, a CSV record, an array element, or where the file broke) as a record
+    at its line: what ``prepare`` takes."""
+    located = source.at(line_number=line.number)
+    if isinstance(line.broken, ObjectMissing):
+        return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
+            FailureKind.OBJECT_MISSING, "$", f"{line.broken}; every line before this one was read"))
+    if line.decoded:
+        return Record(raw=line.data, source=located, value=line.value, error=line.error, size=line.length)
+    if line.broken is not None:
+        setting = (f" (MAX_DECOMPRESSION_RATIO={settings.max_decompression_ratio:g})"
+                   if isinstance(line.broken, GzipLimitExceeded) else "")
+        return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
+            FailureKind.UNDECODABLE_FILE, "$", f"reading stopped in this line: {line.broken}{setting}; "
+            "every line before it was read, the rest of the file was not"))
+    if line.length > settings.max_record_bytes:
+        return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
+            FailureKind.OVERSIZED, "$", f"line is {line.length} bytes, above "
+            f"MAX_RECORD_BYTES={settings.max_record_bytes}"))
+    return decode_line(line.data, located, settings.max_record_bytes)
 
 
 def holds_array(read: Callable[[int], bytes], settings: Any) -> bool:
