@@ -13,6 +13,7 @@ import orjson
 
 from ingest.rowid import stable_id
 from tests.integration.conftest import CFG, REPO, eventually
+from tests.integration.test_accounting import _run_check as _doc_check
 from tests.support.hostile_corpus import event
 from tools.local_run import function_env
 
@@ -75,14 +76,19 @@ def test_dead_letter_replay_lands_what_now_passes_once_and_marks_every_record(st
     topic = publisher.topic_path(CFG.project, "tracking-events")
     still_bad = publisher.publish(topic, b'{"event_name": "x", "event_timestamp": "soon"}').result()
     eventually(lambda: query("SELECT 1 FROM ingestion_errors WHERE source.message_id = @m", m=still_bad))
-    # A record a since-fixed bug dead-lettered as internal_error: the same bytes pass now.
-    fixed_raw = orjson.dumps(event(1, user_pseudo_id=f"{marker}-fixed"))
+    # A message of three records whose third a since-fixed bug dead-lettered as internal_error (written
+    # here as the bug would have: the function has no such bug to reproduce); its bytes pass now.
+    today = int(datetime.now(timezone.utc).timestamp() * 1_000_000)  # inside the check's partition window
+    batch = [event(i, user_pseudo_id=f"{marker}-{i}", event_timestamp=today) for i in range(2)]
+    message_id = publisher.publish(topic, orjson.dumps(batch)).result()
+    eventually(lambda: query("SELECT 1 FROM ingestion_audit WHERE source = @s", s=f"pubsub://tracking-events/{message_id}"))
+    fixed_raw = orjson.dumps(event(2, user_pseudo_id=f"{marker}-fixed", event_timestamp=today))
     error_id = stable_id(marker)
     received = datetime.now(timezone.utc).isoformat()
     assert not bq.insert_rows_json(f"{CFG.project}.{names.dataset}.ingestion_errors", [{
         "error_id": error_id, "received_at": received, "contract": "pro_event", "error_type": "internal_error",
         "reasons": [{"path": "$", "message": "KeyError: a bug"}], "source_kind": "pubsub",
-        "source": {"topic": "tracking-events", "message_id": f"m-{marker}", "record_index": 4},
+        "source": {"topic": "tracking-events", "message_id": message_id, "record_index": 2},
         "raw_payload": fixed_raw.decode(), "raw_payload_encoding": "utf-8", "raw_payload_bytes": len(fixed_raw),
         "raw_payload_truncated": False}])
     since = (datetime.now(timezone.utc) - timedelta(minutes=10)).isoformat()
@@ -91,7 +97,10 @@ def test_dead_letter_replay_lands_what_now_passes_once_and_marks_every_record(st
     result = _run(stack, names, "dead-letter", "replay", "--since", since, "--contract", "pro_event")
     assert result.returncode == 1 and "still_failing" in result.stderr, result.stdout + result.stderr
     [row] = _rows(query, f"{marker}-fixed")
-    assert row["ingestion_source"] == f"pubsub://tracking-events/m-{marker}#4"  # its original position
+    assert row["ingestion_source"] == f"pubsub://tracking-events/{message_id}#2"  # its original position
+    # The documented reconciliation counts the replayed row with its source: nothing amiss.
+    checked = {r["source"] for r in _doc_check(bq, names, "rows")}
+    assert f"pubsub://tracking-events/{message_id}" not in checked
     outcomes = {r["error_id"]: r for r in query("SELECT * FROM ingestion_replays")}
     assert outcomes[error_id]["outcome"] == "row" and outcomes[error_id]["row_id"]
     again = _run(stack, names, "dead-letter", "replay", "--since", since, "--contract", "pro_event", "--dry-run")
