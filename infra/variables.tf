@@ -32,6 +32,12 @@ variable "bigquery_location" {
   default     = "EU"
 }
 
+variable "content_index_retention_days" {
+  description = "Days the index of ingested file contents is kept in the state bucket: an identical re-upload within that time is skipped."
+  type        = number
+  default     = 400
+}
+
 variable "dataset_id" {
   description = "BigQuery dataset holding the contract tables (BQ_DATASET for the functions)."
   type        = string
@@ -67,6 +73,12 @@ variable "events_topic_name" {
   default     = "tracking-events"
 }
 
+variable "file_tasks_topic_name" {
+  description = "Topic ingest_file publishes its continuations to when a file outlives one invocation's time budget."
+  type        = string
+  default     = "file-tasks"
+}
+
 variable "function_sizing" {
   description = "Per-function resources, keyed by entry point. Concurrency above 1 needs at least 1 CPU; gen2 event-driven functions time out at 540 s at most."
   type = map(object({
@@ -92,6 +104,12 @@ variable "labels" {
   description = "Extra labels for every resource that takes labels (app and environment are always set)."
   type        = map(string)
   default     = {}
+}
+
+variable "ledger_retention_days" {
+  description = "Days the ledger entry of a partner file generation is kept in the state bucket (longer than any redelivery)."
+  type        = number
+  default     = 30
 }
 
 variable "log_level" {
@@ -205,6 +223,12 @@ variable "region" {
 
 variable "sources_bucket_name" {
   description = "Name of the bucket holding function source archives; null gives <project_id>-function-sources."
+  type        = string
+  default     = null
+}
+
+variable "state_bucket_name" {
+  description = "Bucket of the pipeline's own state (the ledger of partner files); defaults to <project>-ingest-state."
   type        = string
   default     = null
 }

@@ -65,6 +65,9 @@ ALLOWED_ROLES = {
         ("google_secret_manager_secret_iam_member", "roles/secretmanager.secretAccessor"),  # the HMAC key
         ("google_cloud_run_v2_service_iam_member", "roles/run.invoker"),  # trigger -> its own function
         ("google_storage_bucket_iam_member", "roles/storage.objectViewer"),  # partner files, reference data
+        ("google_storage_bucket_iam_member", "roles/storage.objectUser"),  # ingest_file: its ledger (state bucket)
+        ("google_storage_bucket_iam_member", "custom:partner_file_marker"),  # mark ingested files, write reports
+        ("google_pubsub_topic_iam_member", "roles/pubsub.publisher"),  # ingest_file: its continuations topic
     },
     "build": {
         ("google_project_iam_member", "roles/run.builder"),  # Google's role for function builds
@@ -85,6 +88,11 @@ ALLOWED_ROLES = {
     "datatransfer_service_agent": {
         ("google_service_account_iam_member", "roles/iam.serviceAccountTokenCreator"),  # runs the build as it
     },
+}
+
+# Custom roles, by resource name, with every permission they may hold.
+CUSTOM_ROLE_PERMISSIONS = {
+    "partner_file_marker": {"storage.objects.create", "storage.objects.update"},  # no delete: no overwrite
 }
 
 REQUIRED_STEP_IDS = ["install", "lint", "test", "bundle", "tf-fmt", "tf-init", "tf-validate", "tf-plan", "tf-apply"]
@@ -579,6 +587,11 @@ def test_iam_roles_are_allow_listed() -> None:
         for key, each in instances(body).items():
             where = f"{rtype}.{name}" + (f"[{key!r}]" if key else "")
             role = body["role"]
+            custom = re.fullmatch(r"\$\{google_project_iam_custom_role\.(\w+)\.id\}", str(role))
+            if custom:
+                permissions = set(cfg.resources[("google_project_iam_custom_role", custom.group(1))]["permissions"])
+                assert permissions <= CUSTOM_ROLE_PERMISSIONS[custom.group(1)], f"{where}: {permissions}"
+                role = f"custom:{custom.group(1)}"
             assert isinstance(role, str) and "${" not in role, f"{where}: role must be a literal, found {role!r}"
             member = evaluate(body["member"], each)
             if isinstance(member, str) and member.startswith("serviceAccount:${"):

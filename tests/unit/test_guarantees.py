@@ -5,9 +5,7 @@ that refuse or drop, streams that break, consent in the dead letter."""
 from __future__ import annotations
 
 import gzip
-import io
 import shutil
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from ingest.records import SourceRef
 from ingest.sinks.dead_letter import DeadLetter
 from tests.support.fake_writer import FakeWriter
 from tests.support.hostile_corpus import BARE_LOG, EVENT, FLAT, LOG, event
+from tests.support.memory_files import MemoryFiles, ingest, vanishing
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 KEY = "a-test-key-of-16+chars"
@@ -257,30 +256,8 @@ def test_log_fields_without_a_column_are_kept_in_unmapped():
 
 # --- files: streams that break, downloads that fail -----------------------------------------------------
 
-def _opener(content: bytes = b"", stream=None):
-    @contextmanager
-    def open_object(bucket, name, generation):
-        yield stream if stream is not None else io.BytesIO(content)
-    return open_object
-
-
-def _file(pipe: Pipeline, opener, name: str = "events/x.ndjson.gz"):
-    return pipe.ingest_object(function="ingest_file", bucket="b", name=name, generation=3, metadata={"name": name},
-                              open_object=opener)
-
-
-class _FailingStream:
-    """Serves ``good`` bytes, then fails as a download does (requests' errors are OSErrors)."""
-
-    def __init__(self, good: bytes, error: Exception) -> None:
-        self._good = io.BytesIO(good)
-        self._error = error
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._good.read(size)
-        if not chunk:
-            raise self._error
-        return chunk
+def _file(pipe: Pipeline, body: bytes, name: str = "events/x.ndjson.gz", files: MemoryFiles | None = None):
+    return ingest(pipe, name, body, generation=3, files=files)
 
 
 @pytest.mark.parametrize("error", [requests.ConnectionError("reset by peer"), TimeoutError("read timed out"),
@@ -288,8 +265,10 @@ class _FailingStream:
 def test_a_download_error_is_transient_not_a_bad_file(error):
     pipe, writer = _pipe(file_batch_lines=10)
     body = b"\n".join(orjson.dumps(event(i)) for i in range(30))
+    files = MemoryFiles()
+    files.fail_reads = (200, error)
     with pytest.raises(TransientError, match="reading gs://b/events/x.ndjson.gz#3"):
-        _file(pipe, _opener(stream=_FailingStream(gzip.compress(body)[:200], error)))
+        _file(pipe, gzip.compress(body), files=files)
     assert writer.rows("ingestion_errors") == [] and writer.rows("ingestion_audit") == []
 
 
@@ -297,7 +276,7 @@ def test_every_readable_line_of_a_corrupt_file_lands_and_the_break_is_recorded_o
     pipe, writer = _pipe(file_batch_lines=500)
     lines = [orjson.dumps(event(i)) for i in range(3000)]
     compressed = gzip.compress(b"\n".join(lines))
-    counts = _file(pipe, _opener(compressed[:5000] + b"\x00" * 64 + compressed[5064:]))
+    counts = _file(pipe, compressed[:5000] + b"\x00" * 64 + compressed[5064:])
     landed = sorted(int(r["user_pseudo_id"].split("-")[1]) for r in writer.rows("pro_event"))
     *garbled, error = sorted(writer.rows("ingestion_errors"), key=lambda e: e["source"]["line_number"])
     assert landed[: len(landed) - len(garbled)] == list(range(len(landed) - len(garbled))) and len(landed) > 5
@@ -309,17 +288,18 @@ def test_every_readable_line_of_a_corrupt_file_lands_and_the_break_is_recorded_o
 
 def test_a_decompression_bomb_file_is_one_error_after_its_readable_lines():
     pipe, writer = _pipe(max_decompression_ratio=50)
-    counts = _file(pipe, _opener(gzip.compress(b"\n".join([orjson.dumps(event(1))] * 400_000))))
+    counts = _file(pipe, gzip.compress(b"\n".join([orjson.dumps(event(1))] * 400_000)))
     [error] = writer.rows("ingestion_errors")
     assert error["error_type"] == "undecodable_file" and "MAX_DECOMPRESSION_RATIO=50" in error["reasons"][0]["message"]
     assert counts.balanced() and counts.rows_sent >= 1 and counts.received < 400_000
 
 
 def test_an_object_deleted_while_read_is_recorded_where_reading_stopped():
-    from ingest.files import ObjectMissing
     pipe, writer = _pipe(file_batch_lines=5)
     body = b"\n".join(orjson.dumps(event(i)) for i in range(20)) + b"\n"
-    counts = _file(pipe, _opener(stream=_FailingStream(body[:3000], ObjectMissing("gone"))), "events/x.ndjson")
+    files = MemoryFiles()
+    vanishing(files, after=3000)
+    counts = _file(pipe, body, "events/x.ndjson", files=files)
     [error] = writer.rows("ingestion_errors")
     assert error["error_type"] == "object_missing" and counts.balanced()
     assert error["source"]["line_number"] == counts.rows_sent + 1
@@ -430,7 +410,7 @@ def test_enrichment_caches_never_keep_a_key_longer_than_their_bound():
 def test_dead_lettered_records_are_logged_once_per_invocation_with_where_they_came_from(capsys):
     pipe, writer = _pipe(file_batch_lines=2)
     body = b"\n".join([orjson.dumps(event(1)), b"{bad", b"[1]", orjson.dumps(event(2)), b"{worse"])
-    _file(pipe, _opener(body), "events/x.ndjson")
+    _file(pipe, body, "events/x.ndjson")
     logged = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
     [entry] = [e for e in logged if e["event"] == "records_dead_lettered"]
     assert entry["function"] == "ingest_file" and entry["contract"] == "pro_event"
