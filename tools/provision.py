@@ -91,7 +91,8 @@ def apply_table(client: bigquery.Client, desired: bigquery.Table) -> str:
     breaking = [str(change) for change in changes if change.breaking]
     if breaking:
         raise SchemaChangeError(f"{desired.full_table_id or name}: cannot apply in place: " + "; ".join(breaking)
-                                + " (docs/schema-changes.md)")
+                                + " (docs/schema-changes.md; a local stack starts afresh after `make down` "
+                                "and removing its state directory, LOCAL_STACK_DIR, default .local/stack)")
     fields = []
     if changes:
         existing.schema = desired.schema
