@@ -1,5 +1,5 @@
-# The analyst layer (docs/tables/README.md): a deduplicated view of every table with
-# a row_id, the views of ../schemas/*/view.json, and the scheduled query that builds
+# The analyst layer (docs/tables/README.md): a deduplicated view of every contract
+# table, the views of ../schemas/*/view.json, and the scheduled query that builds
 # user_activity (its table comes from schemas/user_activity/ like every table).
 #
 # The SQL lives in ../schemas and is rendered by templatefile() with local.sql_variables,
@@ -7,10 +7,10 @@
 # (SqlSettings.variables; tests/infra/test_analyst_terraform.py holds them equal).
 
 locals {
-  # Tables with a row_id column: one <table>_deduplicated view each.
+  # Tables whose table.json declares an identity (row_id identifies their records): one
+  # <table>_deduplicated view each.
   deduplicated_tables = {
-    for name, options in local.tables : name => options
-    if contains([for column in jsondecode(file("${local.schemas_dir}/${name}/bigquery.json")) : column.name], "row_id")
+    for name, options in local.tables : name => options if lookup(options, "identity", null) != null
   }
 
   bots = jsondecode(file("${local.schemas_dir}/pro_event_humans/bots.json"))

@@ -1,8 +1,9 @@
 """What the analytics dataset holds, discovered from ``schemas/``, with each object's columns and SQL.
 
 - a **table** per ``schemas/<name>/table.json`` (columns in ``bigquery.json``);
-- a **deduplicated view** ``<table>_deduplicated`` per table with a ``row_id`` column, from the one
-  template ``schemas/deduplicated_view.sql``;
+- a **deduplicated view** ``<table>_deduplicated`` per table whose ``table.json`` declares an
+  ``identity`` (its ``row_id`` identifies a record), from the one template
+  ``schemas/deduplicated_view.sql``;
 - a **view** per ``schemas/<name>/view.json`` (query in ``view.sql`` beside it, columns those of
   the object it reads first plus the ones it declares);
 - the **activity build**, ``schemas/user_activity/build.sql``.
@@ -162,15 +163,15 @@ class Catalog:
             table = read_table(self.schemas_dir, name)
             found[table.name] = table
         for table in list(found.values()):
-            columns = {f["name"] for f in table.fields}
-            if {"row_id", "ingested_at"} <= columns:
+            if "identity" in table.options:  # row_id identifies its records; infra/analyst.tf: the same rule
                 view = deduplicated_view(table, self.schemas_dir)
                 found[view.name] = view
         specs = {}
         for path in sorted(self.schemas_dir.glob("*/view.json")):
             spec = json.loads(path.read_text(encoding="utf-8"))
             specs[spec["view_id"]] = (spec, path.parent / "view.sql")
-        for name in TopologicalSorter({n: [r for r in s["reads"] if r in specs] for n, (s, _) in specs.items()}).static_order():
+        view_reads = {name: [r for r in spec["reads"] if r in specs] for name, (spec, _) in specs.items()}
+        for name in TopologicalSorter(view_reads).static_order():
             spec, query = specs[name]
             base = found[spec["columns_from"]]
             added = [_with_referenced_fields(column, found) for column in spec.get("added_columns", [])]

@@ -45,3 +45,14 @@ def test_views_read_objects_that_exist_and_take_their_columns_from_one_they_read
         assert set(view.reads) <= set(catalog.objects), view.name
         assert view.options["columns_from"] in view.reads, view.name
         assert catalog.filter_column(view), f"{view.name}: no partitioning column to filter on"
+
+
+def test_tables_with_a_deduplicated_view_have_the_columns_its_template_uses() -> None:
+    catalog = Catalog()
+    deduplicated = [v for v in catalog.views() if v.template and v.template.name == "deduplicated_view.sql"]
+    assert {v.name for v in deduplicated} == {"pro_event_deduplicated", "pro_log_deduplicated",
+                                              "userpilot_event_deduplicated"}
+    for view in deduplicated:
+        table = catalog.objects[view.options["columns_from"]]
+        columns = {f["name"] for f in table.fields}
+        assert {"row_id", "ingested_at", "ingestion_source", table.partition_column} <= columns, table.name

@@ -53,7 +53,7 @@ def test_every_view_is_deployed_from_its_sql_after_what_it_reads() -> None:
             assert variables.startswith("merge(local.sql_variables, ")
             assert '"table": "${each.value.table_id}"' in variables
             assert '"partition_column": "${each.value.time_partitioning.field}"' in variables
-            assert '"row_id"' in config().locals["deduplicated_tables"]
+            assert 'lookup(options, "identity", null) != null' in config().locals["deduplicated_tables"]
             for view in catalog.views():
                 if view.template and view.template.name == "deduplicated_view.sql":
                     deployed[view.name] = name
