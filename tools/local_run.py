@@ -186,9 +186,10 @@ def demo(cfg: emulators.StackConfig, names: LocalNames, events_count: int, batch
     bucket.blob(f"events/{int(since)}/backfill.ndjson").upload_from_string(
         b"\n".join(orjson.dumps(e) for e in samples.events(100, seed=99)))
     bucket.blob(f"misc/{int(since)}/unknown.ndjson").upload_from_string(b"{}\n")
-    columns = ["event_type", "inserted_at", "user_id", "hostname", "metadata"]
+    columns = ["event_type", "event_name", "inserted_at", "user_id", "hostname", "metadata"]
     csv_lines = [",".join(columns)] + [
-        ",".join([line["event_type"], line["inserted_at"], line["user_id"] or "", line.get("hostname") or "",
+        ",".join([line["event_type"], line.get("event_name") or "", line["inserted_at"], line["user_id"] or "",
+                  line.get("hostname") or "",
                   '"' + orjson.dumps(line.get("metadata") or {}).decode().replace('"', '""') + '"'])
         for line in samples.userpilot_lines(50, seed=7)] + ["click,not a time,,,"]
     bucket.blob(f"userpilot/{int(since)}/export.csv").upload_from_string("\n".join(csv_lines).encode())
