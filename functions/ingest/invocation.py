@@ -29,16 +29,18 @@ _CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d+))?")
 
 
 def _source_labels(event: CloudEvent) -> dict[str, str]:
-    """Message id, or bucket/object/generation, from whatever shape the event has; never raises."""
+    """Message id and publish time (a dead-lettered copy keeps only the latter), or bucket, object
+    and generation, from whatever shape the event has; never raises."""
     labels: dict[str, str] = {}
     data: Any = event.data
     if not isinstance(data, dict):
         return labels
     message = data.get("message")
     if isinstance(message, dict):
-        message_id = message.get("messageId") or message.get("message_id")
-        if message_id:
-            labels["message_id"] = str(message_id)
+        for label, keys in (("message_id", ("messageId", "message_id")), ("publish_time", ("publishTime", "publish_time"))):
+            value = message.get(keys[0]) or message.get(keys[1])
+            if value:
+                labels[label] = str(value)
         attributes = message.get("attributes")
         if isinstance(attributes, dict):  # a Cloud Storage notification delivered through Pub/Sub
             for label, key in (("bucket", "bucketId"), ("object", "objectId"), ("generation", "objectGeneration")):

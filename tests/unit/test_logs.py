@@ -69,7 +69,7 @@ def test_a_crash_is_one_structured_line_with_the_message_id_and_the_stack(monkey
     assert crash["event"] == "invocation_failed"
     assert crash["severity"] == "ERROR" and crash["error_type"] == "KeyError" and crash["transient"] is False
     assert crash[LABELS] == {"function": "ingest_events", "contract": "pro_event", "message_id": "4242",
-                             "event_id": "4242"}
+                             "publish_time": "2026-11-23T10:00:00Z", "event_id": "4242"}
     assert crash["stack_trace"].startswith("Traceback (most recent call last):")
     assert "KeyError: 'a bug in the sink'" in crash["stack_trace"] and "\n" not in out.splitlines()[0]
     assert "ingest_events" in crash["message"]

@@ -1,0 +1,148 @@
+"""Look at, replay and re-run what the functions could not process, locally and in production.
+
+  show SUBSCRIPTION            one JSON line per message held in a dead-letter hold subscription
+                               (``<source>-dead-letter-hold``); the messages stay held
+  replay SUBSCRIPTION --topic  publish each held message again (data and attributes as sent), and
+                               acknowledge it in the hold subscription only once the topic took it
+  rerun-file gs://BUCKET/NAME  rewrite the object in place: a new generation, so a new finalize
+                               event and a new ingestion of the whole file
+
+The Pub/Sub and Cloud Storage clients find their endpoints as usual: PUBSUB_EMULATOR_HOST and
+STORAGE_EMULATOR_HOST on the local stack, Application Default Credentials in a project. The
+project is --project, else GCP_PROJECT / GOOGLE_CLOUD_PROJECT. docs/runbook.md says when to use
+which; replaying is safe because rows carry deterministic insertIds, but replay only once the cause
+is fixed, or the messages come back to the hold subscription after every attempt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import sys
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import orjson
+from google.cloud import pubsub_v1, storage
+
+DEAD_LETTER_ATTRIBUTES = "CloudPubSubDeadLetter"
+"""Prefix of the attributes Pub/Sub adds when it forwards a message to a dead-letter topic."""
+PULL_TIMEOUT_S = 10.0
+
+
+def _project(explicit: str | None) -> str:
+    project = explicit or os.environ.get("GCP_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT")
+    if not project:
+        raise SystemExit("error: no project: pass --project or set GCP_PROJECT")
+    return project
+
+
+def _held(subscriber: pubsub_v1.SubscriberClient, subscription: str, limit: int) -> Iterator[Any]:
+    """Up to ``limit`` held messages, pulled (and so leased) until acknowledged or released."""
+    remaining = limit
+    while remaining > 0:
+        response = subscriber.pull(request={"subscription": subscription, "max_messages": min(remaining, 100)},
+                                   timeout=PULL_TIMEOUT_S)
+        if not response.received_messages:
+            return
+        remaining -= len(response.received_messages)
+        yield from response.received_messages
+
+
+def describe(received: Any) -> dict[str, Any]:
+    """What an operator needs of one held message: where it failed, how often, and its bytes."""
+    message = received.message
+    attributes = dict(message.attributes)
+    data = bytes(message.data)
+    try:
+        text, encoding = data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(data).decode("ascii"), "base64"
+    return {
+        "held_message_id": message.message_id,
+        "source_subscription": attributes.get(f"{DEAD_LETTER_ATTRIBUTES}SourceSubscription"),
+        "delivery_attempts": attributes.get(f"{DEAD_LETTER_ATTRIBUTES}SourceDeliveryCount"),
+        "published_at": attributes.get(f"{DEAD_LETTER_ATTRIBUTES}SourceTopicPublishTime"),
+        "attributes": {k: v for k, v in attributes.items() if not k.startswith(DEAD_LETTER_ATTRIBUTES)},
+        "bytes": len(data),
+        "data": text,
+        "data_encoding": encoding,
+    }
+
+
+def show(project: str, subscription: str, limit: int) -> int:
+    subscriber = pubsub_v1.SubscriberClient()
+    path = subscriber.subscription_path(project, subscription)
+    leased = []
+    for received in _held(subscriber, path, limit):
+        print(orjson.dumps(describe(received)).decode())
+        leased.append(received.ack_id)
+    if leased:  # release at once, so the next show or replay sees them again
+        subscriber.modify_ack_deadline(request={"subscription": path, "ack_ids": leased, "ack_deadline_seconds": 0})
+    print(f"{len(leased)} message(s) held in {subscription}", file=sys.stderr)
+    return 0
+
+
+def replay(project: str, subscription: str, topic: str, limit: int) -> int:
+    """Only messages held before the replay started: one that fails again comes back to the hold
+    subscription while this runs, and must wait for the next replay, not loop."""
+    subscriber = pubsub_v1.SubscriberClient()
+    publisher = pubsub_v1.PublisherClient()
+    path, topic_path = subscriber.subscription_path(project, subscription), publisher.topic_path(project, topic)
+    started = datetime.now(timezone.utc)
+    replayed, newer = 0, []
+    for received in _held(subscriber, path, limit):
+        if received.message.publish_time >= started:
+            newer.append(received.ack_id)
+            continue
+        attributes = {k: v for k, v in received.message.attributes.items() if not k.startswith(DEAD_LETTER_ATTRIBUTES)}
+        new_id = publisher.publish(topic_path, bytes(received.message.data), **attributes).result()
+        subscriber.acknowledge(request={"subscription": path, "ack_ids": [received.ack_id]})
+        print(orjson.dumps({"held_message_id": received.message.message_id, "replayed_as": new_id,
+                            "topic": topic}).decode())
+        replayed += 1
+    if newer:
+        subscriber.modify_ack_deadline(request={"subscription": path, "ack_ids": newer, "ack_deadline_seconds": 0})
+    print(f"{replayed} message(s) replayed from {subscription} to {topic}"
+          + (f"; {len(newer)} dead-lettered again meanwhile, left held" if newer else ""), file=sys.stderr)
+    return 0
+
+
+def rerun_file(project: str, uri: str) -> int:
+    if not uri.startswith("gs://") or "/" not in uri[len("gs://"):]:
+        raise SystemExit(f"error: {uri!r} is not gs://BUCKET/OBJECT")
+    bucket_name, _, name = uri[len("gs://"):].partition("/")
+    bucket = storage.Client(project=project).bucket(bucket_name)
+    blob = bucket.get_blob(name)
+    if blob is None:
+        raise SystemExit(f"error: {uri} does not exist")
+    rewritten = bucket.copy_blob(blob, bucket, name)
+    print(orjson.dumps({"object": uri, "generation": rewritten.generation, "previous_generation": blob.generation}
+                       ).decode())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.dead_letters", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--project", help="default: GCP_PROJECT or GOOGLE_CLOUD_PROJECT")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("show", "replay"):
+        command = commands.add_parser(name)
+        command.add_argument("subscription", help="a hold subscription, e.g. tracking-events-dead-letter-hold")
+        command.add_argument("--limit", type=int, default=100)
+        if name == "replay":
+            command.add_argument("--topic", required=True, help="where the function reads, e.g. tracking-events")
+    commands.add_parser("rerun-file").add_argument("uri", help="gs://BUCKET/OBJECT")
+    args = parser.parse_args(argv)
+    project = _project(args.project)
+    if args.command == "show":
+        return show(project, args.subscription, args.limit)
+    if args.command == "replay":
+        return replay(project, args.subscription, args.topic, args.limit)
+    return rerun_file(project, args.uri)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
