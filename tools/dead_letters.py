@@ -4,6 +4,7 @@
                                (``<source>-dead-letter-hold``); the messages stay held
   replay SUBSCRIPTION --topic  publish each held message again (data and attributes as sent), and
                                acknowledge it in the hold subscription only once the topic took it
+  discard SUBSCRIPTION         acknowledge what is held, printing it (after a re-run of its files)
   rerun-file gs://BUCKET/NAME  rewrite the object in place: a new generation, so a new finalize
                                event and a new ingestion of the whole file
 
@@ -24,11 +25,14 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import orjson
+from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1, storage
 
 DEAD_LETTER_ATTRIBUTES = "CloudPubSubDeadLetter"
 """Prefix of the attributes Pub/Sub adds when it forwards a message to a dead-letter topic."""
-PULL_TIMEOUT_S = 10.0
+FIRST_PULL_S = 5.0
+"""How long the first pull waits for a held message (a pull on an empty subscription waits this long)."""
+NEXT_PULL_S = 2.0
 
 
 def _project(explicit: str | None) -> str:
@@ -40,13 +44,17 @@ def _project(explicit: str | None) -> str:
 
 def _held(subscriber: pubsub_v1.SubscriberClient, subscription: str, limit: int) -> Iterator[Any]:
     """Up to ``limit`` held messages, pulled (and so leased) until acknowledged or released."""
-    remaining = limit
+    remaining, timeout = limit, FIRST_PULL_S
     while remaining > 0:
-        response = subscriber.pull(request={"subscription": subscription, "max_messages": min(remaining, 100)},
-                                   timeout=PULL_TIMEOUT_S)
+        try:
+            response = subscriber.pull(request={"subscription": subscription, "max_messages": min(remaining, 100)},
+                                       timeout=timeout)
+        except gexc.DeadlineExceeded:
+            return
         if not response.received_messages:
             return
         remaining -= len(response.received_messages)
+        timeout = NEXT_PULL_S
         yield from response.received_messages
 
 
@@ -109,6 +117,25 @@ def replay(project: str, subscription: str, topic: str, limit: int) -> int:
     return 0
 
 
+def discard(project: str, subscription: str, limit: int) -> int:
+    """Acknowledge what is held (once its content is safe elsewhere: a re-run file, a replay)."""
+    subscriber = pubsub_v1.SubscriberClient()
+    path = subscriber.subscription_path(project, subscription)
+    started = datetime.now(timezone.utc)
+    discarded, newer = 0, []
+    for received in _held(subscriber, path, limit):
+        if received.message.publish_time >= started:
+            newer.append(received.ack_id)
+            continue
+        print(orjson.dumps(describe(received)).decode())
+        subscriber.acknowledge(request={"subscription": path, "ack_ids": [received.ack_id]})
+        discarded += 1
+    if newer:
+        subscriber.modify_ack_deadline(request={"subscription": path, "ack_ids": newer, "ack_deadline_seconds": 0})
+    print(f"{discarded} message(s) discarded from {subscription}", file=sys.stderr)
+    return 0
+
+
 def rerun_file(project: str, uri: str) -> int:
     if not uri.startswith("gs://") or "/" not in uri[len("gs://"):]:
         raise SystemExit(f"error: {uri!r} is not gs://BUCKET/OBJECT")
@@ -128,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project", help="default: GCP_PROJECT or GOOGLE_CLOUD_PROJECT")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("show", "replay"):
+    for name in ("show", "replay", "discard"):
         command = commands.add_parser(name)
         command.add_argument("subscription", help="a hold subscription, e.g. tracking-events-dead-letter-hold")
         command.add_argument("--limit", type=int, default=100)
@@ -141,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         return show(project, args.subscription, args.limit)
     if args.command == "replay":
         return replay(project, args.subscription, args.topic, args.limit)
+    if args.command == "discard":
+        return discard(project, args.subscription, args.limit)
     return rerun_file(project, args.uri)
 
 
