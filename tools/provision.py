@@ -69,8 +69,10 @@ def table_from_schema(project: str, dataset: str, schemas_dir: Path, name: str) 
     table.description = spec.options.get("description")
     partitioning = spec.options.get("time_partitioning")
     if partitioning:
+        days = spec.options.get("partition_expiration_days")  # the dead letter's retention, as in production
         table.time_partitioning = bigquery.TimePartitioning(type_=partitioning.get("type", "DAY"),
-                                                            field=partitioning["field"])
+                                                            field=partitioning["field"],
+                                                            expiration_ms=days * 86_400_000 if days else None)
     table.clustering_fields = spec.options.get("clustering") or None
     table.require_partition_filter = spec.options.get("require_partition_filter", False)
     return table

@@ -151,3 +151,12 @@ def test_the_unbalanced_query_finds_an_unbalanced_row_and_only_it(bq, names):
            "duplicates_in_batch": 0, "pseudonymised": 0, "started_at": now, "finished_at": now, "code_version": "test"}
     assert not bq.insert_rows_json(f"{CFG.project}.{names.dataset}.ingestion_audit", [row])
     assert [r["source"] for r in _sql(bq, names, "unbalanced")] == [source]
+
+
+def test_the_local_dead_letter_expires_like_production(bq, names):
+    """The option is set as in production; the emulator keeps it but does not delete old partitions."""
+    table = bq.get_table(f"{CFG.project}.{names.dataset}.ingestion_errors")
+    options = orjson.loads((REPO / "schemas/ingestion_errors/table.json").read_bytes())
+    assert table.time_partitioning.expiration_ms == options["partition_expiration_days"] * 86_400_000
+    others = bq.get_table(f"{CFG.project}.{names.dataset}.pro_event")
+    assert others.time_partitioning.expiration_ms is None
