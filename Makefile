@@ -23,7 +23,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # The functions' package (functions/) and the repo's tools/ and tests/ import each other's modules.
 export PYTHONPATH := $(CURDIR)/functions:$(CURDIR)
 
-VENV_REQS := requirements.txt functions/requirements.txt
+VENV_REQS := requirements.txt functions/requirements.txt pyproject.toml
 BQ_REQS := tools/requirements-bigquery-emulator.txt tools/requirements-bigquery-emulator-nodeps.txt
 CHECKOV_REQS := tools/requirements-checkov.txt
 
@@ -66,6 +66,8 @@ $(VENV_STAMP):
 	rm -f $(VENV)/.setup-*
 	$(VENV)/bin/python -c '' 2>/dev/null || $(PYTHON) -m venv --clear $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements.txt
+	# The `ingest` command (pyproject.toml), editable so it always runs this checkout's code.
+	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	touch $@
 
 $(BQ_STAMP):

@@ -10,6 +10,8 @@ instance from starting (naming the variable) instead of failing every record it 
 
 from __future__ import annotations
 
+import uuid
+
 import functions_framework
 import orjson
 from cloudevents.http import CloudEvent
@@ -61,7 +63,8 @@ def ingest_logs(event: CloudEvent) -> None:
 @functions_framework.cloud_event
 @handler()
 def ingest_file(event: CloudEvent) -> None:
-    """Partner files: Cloud Storage finalize via Eventarc, or a bucket notification via Pub/Sub."""
+    """Partner files: Cloud Storage finalize via Eventarc, a bucket notification via Pub/Sub, or a
+    continuation of a file that outlived one invocation (FILE_TASKS_TOPIC)."""
     try:
         ref = envelopes.storage_object(event["type"], event.data, settings().notifications_topic,
                                        event.get("source"))
@@ -73,4 +76,4 @@ def ingest_file(event: CloudEvent) -> None:
         return
     clients.pipeline().ingest_object(function="ingest_file", bucket=ref.bucket, name=ref.name,
                                      generation=ref.generation, metadata=ref.metadata,
-                                     open_object=clients.open_object)
+                                     files=clients.file_store(), invocation=uuid.uuid4().hex)

@@ -45,6 +45,8 @@ locals {
     LOGS_TOPIC         = var.logs_topic_name
     MAX_RECORD_BYTES   = var.max_record_bytes == null ? null : tostring(var.max_record_bytes)
     REFERENCE_DATA_URI = var.reference_data_uri
+    STATE_BUCKET       = local.state_bucket_name
+    FILE_TASKS_TOPIC   = var.file_tasks_topic_name
     # Ties every ingestion_errors / ingestion_audit row to the exact source it was made by.
     CODE_VERSION = substr(data.archive_file.function_source.output_sha256, 0, 12)
   } : name => value if value != null }

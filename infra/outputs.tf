@@ -25,10 +25,12 @@ output "deploy_service_account" {
 
 output "eventarc_dead_letter_policies" {
   description = "One line per function for scripts/attach-dead-letter.sh: Eventarc trigger, dead-letter topic, max delivery attempts, Pub/Sub service agent."
-  value = join("", [
+  value = join("", concat([
     for name, f in google_cloudfunctions2_function.main :
     "${f.event_trigger[0].trigger} ${google_pubsub_topic.dead_letter[name].id} ${var.max_delivery_attempts} ${local.pubsub_service_agent}\n"
-  ])
+    ], [
+    "${google_eventarc_trigger.file_tasks.id} ${google_pubsub_topic.dead_letter["ingest_file"].id} ${var.max_delivery_attempts} ${local.pubsub_service_agent}\n"
+  ]))
 }
 
 output "functions" {
@@ -44,6 +46,11 @@ output "function_service_accounts" {
 output "partner_bucket" {
   description = "Bucket partners drop files into (events/, logs/, userpilot/ prefixes)."
   value       = google_storage_bucket.partner_drops.name
+}
+
+output "state_bucket" {
+  description = "Bucket of the pipeline's own state: the ledger of partner files (ledger/) and the content index (contents/)."
+  value       = google_storage_bucket.state.name
 }
 
 output "pseudonymisation_key_secret" {

@@ -15,6 +15,12 @@ variable "bigquery_location" {
   default     = "EU"
 }
 
+variable "content_index_retention_days" {
+  description = "Days the index of ingested file contents is kept in the state bucket: an identical re-upload within that time is skipped."
+  type        = number
+  default     = 400
+}
+
 variable "dataset_id" {
   description = "BigQuery dataset holding the contract tables (BQ_DATASET for the functions)."
   type        = string
@@ -67,6 +73,12 @@ variable "events_topic_name" {
   default     = "tracking-events"
 }
 
+variable "file_tasks_topic_name" {
+  description = "Topic ingest_file publishes its continuations to when a file outlives one invocation's time budget."
+  type        = string
+  default     = "file-tasks"
+}
+
 variable "function_error_alert_threshold" {
   description = "Page when a function answers more than this many 5xx responses (failed invocations, redelivered) within 5 minutes."
   type        = number
@@ -98,6 +110,12 @@ variable "labels" {
   description = "Extra labels for every resource that takes labels (app and environment are always set)."
   type        = map(string)
   default     = {}
+}
+
+variable "ledger_retention_days" {
+  description = "Days the ledger entry of a partner file generation is kept in the state bucket (longer than any redelivery)."
+  type        = number
+  default     = 30
 }
 
 variable "log_level" {
@@ -228,6 +246,12 @@ variable "runbook_url" {
 
 variable "sources_bucket_name" {
   description = "Name of the bucket holding function source archives; null gives <project_id>-function-sources."
+  type        = string
+  default     = null
+}
+
+variable "state_bucket_name" {
+  description = "Bucket of the pipeline's own state (the ledger of partner files); defaults to <project>-ingest-state."
   type        = string
   default     = null
 }

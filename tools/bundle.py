@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "build" / "function-source"
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "examples", ".pytest_cache")
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "examples", ".pytest_cache", "*.egg-info")
 
 
 def build(out: Path = DEFAULT_OUT) -> Path:

@@ -26,6 +26,10 @@ from google.cloud import bigquery, pubsub_v1, storage
 from tools import bundle, emulators, provision, samples
 
 REPO = Path(__file__).resolve().parents[1]
+STATE_BUCKET = "ingest-state"
+"""The pipeline's own state (the ledger of partner files), as STATE_BUCKET names it."""
+FILE_TASKS_TOPIC = "file-tasks"
+"""Continuations of files that outlive one invocation, fed back to ingest_file."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,8 @@ def function_env(stack_env: dict[str, str], names: LocalNames, cfg: emulators.St
     return {**stack_env, "BQ_DATASET": names.dataset, "EVENTS_TOPIC": names.events_topic,
             "LOGS_TOPIC": names.logs_topic, "GCS_NOTIFICATION_TOPIC": cfg.notification_topic,
             "PSEUDONYMISATION_KEY": "local-dev-only-key", "CODE_VERSION": "local", "ENVIRONMENT": "local",
-            "BIGQUERY_TIMEOUT_S": "10", "REFERENCE_DATA_URI": str(REPO / "tools" / "sample_reference.ndjson")}
+            "BIGQUERY_TIMEOUT_S": "10", "REFERENCE_DATA_URI": str(REPO / "tools" / "sample_reference.ndjson"),
+            "STATE_BUCKET": STATE_BUCKET, "FILE_TASKS_TOPIC": FILE_TASKS_TOPIC}
 
 
 def up(cfg: emulators.StackConfig, names: LocalNames) -> emulators.Stack:
@@ -72,11 +77,14 @@ def up(cfg: emulators.StackConfig, names: LocalNames) -> emulators.Stack:
     bq = provision.bigquery_client(cfg.project, cfg.bigquery_url)
     tables = provision.create_dataset(bq, names.dataset, REPO / "schemas")
     provision.create_bucket(cfg.project, cfg.bucket)
+    provision.create_bucket(cfg.project, STATE_BUCKET)
     provision.create_routes(cfg.project, [
         provision.Route(names.events_topic, f"http://127.0.0.1:{names.ports['ingest_events']}/"),
         provision.Route(names.logs_topic, f"http://127.0.0.1:{names.ports['ingest_logs']}/"),
         provision.Route(cfg.notification_topic, f"http://127.0.0.1:{names.ports['ingest_file']}/",
                         provision.PARTNER_DROPS),
+        # Continuations dead-letter with the bucket's notifications, as in production.
+        provision.Route(FILE_TASKS_TOPIC, f"http://127.0.0.1:{names.ports['ingest_file']}/", provision.PARTNER_DROPS),
     ])
     print(f"stack up in {time.monotonic() - started:.1f}s: dataset {cfg.project}.{names.dataset} "
           f"with {', '.join(tables)}; topics {names.events_topic}, {names.logs_topic}; bucket gs://{cfg.bucket}")

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from functools import lru_cache
-from typing import BinaryIO, Iterator
+from typing import Iterator
 
 from google.api_core.client_options import ClientOptions
-from google.api_core.exceptions import NotFound
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import bigquery, storage
+from google.cloud import bigquery, pubsub_v1, storage
 
 from ingest.config import Settings, settings
 from ingest.enrich.reference import ReferenceData
-from ingest.files import ObjectMissing
+from ingest.gcs import READ_CHUNK_BYTES, GcsFiles
 from ingest.pipeline import Pipeline
 from ingest.runtime import settle_heap
 from ingest.sinks.bigquery import BigQueryWriter
-
-READ_CHUNK_BYTES = 8 * 1024 * 1024
 
 
 def bigquery_client(config: Settings) -> bigquery.Client:
@@ -34,33 +30,13 @@ def storage_client() -> storage.Client:
     return storage.Client()
 
 
-class _Download:
-    """An object's byte stream whose generation vanishing mid-read is ``ObjectMissing`` (permanent),
-    not one more download error (transient)."""
-
-    def __init__(self, stream: BinaryIO, uri: str) -> None:
-        self._stream = stream
-        self._uri = uri
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            return self._stream.read(size)
-        except NotFound as error:
-            raise ObjectMissing(f"{self._uri} disappeared while it was read: {error}") from error
-
-
-@contextmanager
-def open_object(bucket: str, name: str, generation: int) -> Iterator[BinaryIO]:
-    """That exact generation, read in chunks; raw bytes, so gzip is inflated by us, once."""
-    uri = f"gs://{bucket}/{name}#{generation}"
-    try:
-        blob = storage_client().bucket(bucket).get_blob(name, generation=generation)
-    except NotFound:
-        blob = None
-    if blob is None:
-        raise ObjectMissing(f"{uri} no longer exists")
-    with blob.open("rb", chunk_size=READ_CHUNK_BYTES, raw_download=True) as stream:
-        yield _Download(stream, uri)  # type: ignore[misc]
+@lru_cache(maxsize=1)
+def file_store() -> GcsFiles:
+    """Partner objects, the state bucket and the continuation topic, for ingest_file."""
+    config = settings()
+    publisher = pubsub_v1.PublisherClient()
+    return GcsFiles(storage_client(), config.state_bucket, publisher,
+                    publisher.topic_path(config.project, config.file_tasks_topic), config.bigquery_timeout_s)
 
 
 def read_lines(uri: str) -> Iterator[bytes]:

@@ -108,6 +108,11 @@ def _hmac_key(value: str) -> str | None:
     return None if not value or len(value) >= 16 else "must be at least 16 characters"
 
 
+def _bucket(value: str) -> str | None:
+    """a bucket name"""
+    return None if re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]", value) else "is not a bucket name"
+
+
 def _log_level(value: str) -> str | None:
     """DEBUG, INFO, WARNING, ERROR"""
     return None if value in ("DEBUG", "INFO", "WARNING", "ERROR") else "must be DEBUG, INFO, WARNING or ERROR"
@@ -171,6 +176,24 @@ class Settings:
         doc="http://host:port of a local BigQuery emulator; empty in production.")
     code_version: str = setting("CODE_VERSION", "dev", aliases=("K_REVISION",),
         doc="Recorded in ingestion_errors and ingestion_audit, to tie a row to the code that made it.")
+    state_bucket: str = setting("STATE_BUCKET", "ingest-state", check=_bucket,
+        doc=("Bucket of the pipeline's own state: the ledger of every partner file generation (progress, lease, "
+             "outcome) and the index of file contents already ingested. Not the partner bucket."))
+    file_tasks_topic: str = setting("FILE_TASKS_TOPIC", "file-tasks", check=_not_empty,
+        doc=("Topic a file invocation publishes its continuation to when the file outlives "
+             "FILE_TIME_BUDGET_S; its subscription feeds ingest_file again."))
+    file_time_budget_s: float = setting("FILE_TIME_BUDGET_S", 420.0, check=between(0.01, 3600),
+        doc=("Seconds one invocation spends on a file before it records its progress and hands the rest to a "
+             "continuation (keep it under the function timeout, 540 s at most for event-driven functions)."))
+    file_lease_s: float = setting("FILE_LEASE_S", 120.0, check=between(0.1, 3600),
+        doc=("How long a file invocation's claim on a file lasts without news from it: another invocation "
+             "takes the file over (and resumes it) only after that."))
+    file_checkpoint_s: float = setting("FILE_CHECKPOINT_S", 10.0, check=between(0, 600),
+        doc=("Seconds between two records of a file's progress in the ledger (and progress log lines); each "
+             "renews the lease, so keep it well under FILE_LEASE_S."))
+    reingest_identical_files: bool = setting("REINGEST_IDENTICAL_FILES", False,
+        doc=("Ingest a re-uploaded file whose content was already ingested (same MD5) instead of skipping it. "
+             "One file can ask for it with the object metadata ingest-reprocess=true."))
     log_level: str = setting("LOG_LEVEL", "INFO", check=_log_level,
         doc="Least severity written to the logs: DEBUG, INFO, WARNING or ERROR.")
 
@@ -182,6 +205,9 @@ class Settings:
             problem = check(value) if check is not None else None
             if problem:
                 problems.append(_describe(spec.metadata, value, problem))
+        if self.file_checkpoint_s * 2 > self.file_lease_s:
+            problems.append(f"FILE_CHECKPOINT_S={self.file_checkpoint_s:g} must be at most half of "
+                            f"FILE_LEASE_S={self.file_lease_s:g}, or a live file looks abandoned")
         if self.max_message_bytes < self.max_record_bytes:
             problems.append(f"MAX_MESSAGE_BYTES={self.max_message_bytes} must be at least "
                             f"MAX_RECORD_BYTES={self.max_record_bytes}")
@@ -228,11 +254,21 @@ def _hosts_list(raw: str) -> frozenset[str]:
     return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
 
 
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "str": str, "int": lambda raw: int(raw.replace("_", "")), "float": float, "Path": Path,
-    "frozenset[str]": _hosts_list,
+    "frozenset[str]": _hosts_list, "bool": _boolean,
 }
-_KIND = {"str": "text", "int": "an integer", "float": "a number", "Path": "a path", "frozenset[str]": "a list"}
+_KIND = {"str": "text", "int": "an integer", "float": "a number", "Path": "a path", "frozenset[str]": "a list",
+         "bool": "true or false"}
 
 _NOT_OURS = frozenset({"K_SERVICE", "K_CONFIGURATION", "PORT", "FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE"})
 """Variables of the Cloud Run functions runtime that resemble none of ours but are never a typo."""

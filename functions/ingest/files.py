@@ -9,25 +9,65 @@ broke in are kept with it. Errors of the download itself are not caught here: th
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterator, NamedTuple, Protocol
 
 from ingest.decode import UTF8_BOM
 from ingest.errors import FailureKind
 from ingest.gzipstream import CHUNK_BYTES, GzipError, Read, inflate, is_gzip
+from ingest.ledger import DocumentStore
 
 PREFIX_CONTRACTS = {"events": "pro_event", "logs": "pro_log", "userpilot": "userpilot_event"}
 """First path segment of the object name → contract."""
 
-IGNORED_PREFIXES = frozenset({"processed", "quarantine"})
-"""Where handled and rejected files are kept (bucket lifecycle rules expire them): moving a file
-there finalizes a new object, which must not be ingested a second time."""
+IGNORED_PREFIXES = frozenset({"processed", "quarantine", "reports"})
+"""Where handled and rejected files are kept (bucket lifecycle rules expire them) and where the
+pipeline writes its reports on files: an object there is not a drop to ingest."""
+REPORTS_PREFIX = "reports"
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".json")
 
 
 class ObjectMissing(Exception):
     """The notified generation is gone (deleted or overwritten before we read it)."""
+
+
+class ObjectInfo(NamedTuple):
+    size: int
+    md5: str | None
+    crc32c: str | None
+    metadata: dict[str, str]
+    """The object's custom metadata (where a partner may set ``ingest-reprocess``)."""
+
+
+class FileStore(Protocol):
+    """What reading one partner file needs from Cloud Storage and Pub/Sub (``ingest.clients.GcsFiles``;
+    an in-memory one in the tests). Failures of the service itself raise; only ``ObjectMissing``
+    is a property of the file."""
+
+    documents: DocumentStore
+    """The state bucket's documents: the ledger and the content index."""
+
+    def stat(self, bucket: str, name: str, generation: int) -> ObjectInfo:
+        """That generation's size, checksums and metadata; ``ObjectMissing`` when it is gone."""
+        ...
+
+    def open(self, bucket: str, name: str, generation: int, start: int = 0) -> AbstractContextManager[BinaryIO]:
+        """That generation's stored bytes (gzip is not inflated), from byte ``start``."""
+        ...
+
+    def mark(self, bucket: str, name: str, generation: int, metadata: dict[str, str]) -> None:
+        """Add metadata to that generation, so partners see how their file went."""
+        ...
+
+    def put(self, bucket: str, name: str, body: bytes, content_type: str) -> None:
+        """Write a small object (a file's error report)."""
+        ...
+
+    def continue_later(self, bucket: str, name: str, generation: int) -> None:
+        """Ask for another invocation on this file (FILE_TASKS_TOPIC)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -63,40 +103,77 @@ class Line:
     """The line without its end of line; only its first ``max_line_bytes`` when it is longer."""
     length: int
     """Its full length, so a cut line is measured without being held whole."""
+    end: int
+    """Offset, in the (inflated) stream, just past this line's end of line: where to resume."""
     broken: GzipError | ObjectMissing | None = None
     """Set on the last line when the stream broke inside it: why reading stopped."""
 
 
-def read_lines(read: Read, *, max_line_bytes: int, max_ratio: float) -> Iterator[Line]:
+class LineStream:
     """Non-blank lines of a stream, inflating gzip (recognised by its magic bytes, not its name).
 
     A stream that breaks, or whose object disappears mid-read, ends with one ``Line`` whose
-    ``broken`` says why, holding the bytes read of the line it broke in."""
-    number = 0
-    head = b""  # the current line's first bytes, at most max_line_bytes
-    length = 0  # the current line's length so far
-    try:
-        first = read(CHUNK_BYTES).removeprefix(UTF8_BOM)  # a byte order mark (Windows exports) is no data
-        if is_gzip(first):
-            chunks: Iterable[bytes] = _inflated_without_bom(inflate(_prefixed(first, read), max_ratio=max_ratio))
-        else:
-            chunks = _chunks(first, read)
-        for chunk in chunks:
-            pieces = chunk.split(b"\n")
-            for piece in pieces[:-1]:
-                number += 1
-                line, size = _append(head, length, piece, max_line_bytes)
-                head, length = b"", 0
-                if (piece or line).endswith(b"\r"):  # a CRLF file
-                    line, size = line.removesuffix(b"\r"), size - 1
-                if line.strip():
-                    yield Line(number, line, size)
-            head, length = _append(head, length, pieces[-1], max_line_bytes)
-    except (GzipError, ObjectMissing) as error:
-        yield Line(number + 1, head, length, broken=error)
-        return
-    if head.strip():
-        yield Line(number + 1, head.rstrip(b"\r"), length)
+    ``broken`` says why, holding the bytes read of the line it broke in. To resume after a line
+    already handled (``first_line``, ending at ``offset``), a plain object is read from that
+    offset (``skip=0``); a gzip one, which cannot be entered in the middle, is read from its start
+    and ``skip=offset`` inflated bytes are passed over.
+    """
+
+    def __init__(self, read: Read, *, max_line_bytes: int, max_ratio: float, first_line: int = 0,
+                 offset: int = 0, skip: int = 0) -> None:
+        self._read = read
+        self._max_line_bytes = max_line_bytes
+        self._max_ratio = max_ratio
+        self._first_line = first_line
+        self._offset = offset
+        self._skip = skip
+        self._bom = 0
+        self.gzip = False
+        """Whether the stream was gzip (known once the first line was read)."""
+
+    def _chunks(self) -> Iterator[bytes]:
+        first = self._read(CHUNK_BYTES)
+        self.gzip = is_gzip(first)
+        chunks = inflate(_prefixed(first, self._read), max_ratio=self._max_ratio) if self.gzip else _plain(first,
+                                                                                                       self._read)
+        skip = self._skip
+        for index, chunk in enumerate(chunks):
+            if index == 0 and self._offset == 0 and chunk.startswith(UTF8_BOM):  # Windows exports: not data
+                chunk, self._bom = chunk[len(UTF8_BOM):], len(UTF8_BOM)
+            if skip:
+                chunk, skip = chunk[skip:], max(0, skip - len(chunk))
+            if chunk:
+                yield chunk
+
+    def __iter__(self) -> Iterator[Line]:
+        number, consumed = self._first_line, self._offset
+        head = b""  # the current line's first bytes, at most max_line_bytes
+        length = 0  # the current line's length so far
+        limit = self._max_line_bytes
+        try:
+            for chunk in self._chunks():
+                consumed, self._bom = consumed + self._bom, 0
+                pieces = chunk.split(b"\n")
+                for piece in pieces[:-1]:
+                    number += 1
+                    line, size = _append(head, length, piece, limit)
+                    consumed += size + 1
+                    head, length = b"", 0
+                    if (piece or line).endswith(b"\r"):  # a CRLF file
+                        line, size = line.removesuffix(b"\r"), size - 1
+                    if line.strip():
+                        yield Line(number, line, size, consumed)
+                head, length = _append(head, length, pieces[-1], limit)
+        except (GzipError, ObjectMissing) as error:
+            yield Line(number + 1, head, length, consumed + length, broken=error)
+            return
+        if head.strip():
+            yield Line(number + 1, head.rstrip(b"\r"), length, consumed + length)
+
+
+def read_lines(read: Read, *, max_line_bytes: int, max_ratio: float) -> Iterator[Line]:
+    """The lines of a whole stream (``LineStream`` from its start)."""
+    return iter(LineStream(read, max_line_bytes=max_line_bytes, max_ratio=max_ratio))
 
 
 def _prefixed(first: bytes, read: Read) -> Read:
@@ -107,16 +184,11 @@ def _prefixed(first: bytes, read: Read) -> Read:
     return read_next
 
 
-def _chunks(first: bytes, read: Read) -> Iterator[bytes]:
+def _plain(first: bytes, read: Read) -> Iterator[bytes]:
     chunk = first
     while chunk:
         yield chunk
         chunk = read(CHUNK_BYTES)
-
-
-def _inflated_without_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    for index, chunk in enumerate(chunks):
-        yield chunk.removeprefix(UTF8_BOM) if index == 0 else chunk
 
 
 def _append(head: bytes, length: int, piece: bytes, limit: int) -> tuple[bytes, int]:

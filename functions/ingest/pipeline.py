@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import traceback
 from collections import Counter
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from itertools import islice
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, NamedTuple, TypeVar
+from typing import Any, Callable, Iterable, NamedTuple
 
 import orjson
 
@@ -26,12 +24,14 @@ from ingest.consent import Action, Signal, check_policies, load_policy
 from ingest.decode import decode_line, split_message
 from ingest.enrich.reference import ReferenceData, ReferenceSnapshot
 from ingest.errors import FailureKind, RecordError, TransientError
-from ingest.files import Line, ObjectMissing, plan_object, read_lines
+from ingest.files import FileStore, Line, ObjectMissing
 from ingest.gzipstream import GzipLimitExceeded
+from ingest.ledger import Progress
 from ingest.logs import log
+from ingest.partner_files import ingest_file
 from ingest.records import Record, SourceRef
 from ingest.rowid import content_id, emission_id, insert_id
-from ingest.sinks.audit import Counts, audit_row
+from ingest.sinks.audit import Counts, FileFacts, audit_row
 from ingest.sinks.bigquery import BigQueryWriter
 from ingest.sinks.dead_letter import DeadLetter, Row
 from ingest.transform import pro_event, pro_log, userpilot_event
@@ -54,9 +54,6 @@ CONTRACTS: dict[str, Contract] = {
     "userpilot_event": Contract(userpilot_event.to_row),
 }
 
-ObjectOpener = Callable[[str, str, int], AbstractContextManager[BinaryIO]]
-"""(bucket, name, generation) → a binary stream of that exact generation."""
-T = TypeVar("T")
 
 
 class Sent(NamedTuple):
@@ -193,7 +190,7 @@ class Pipeline:
     def ingest_message(self, *, function: str, contract: str, data: bytes, source: SourceRef,
                        attributes: dict[str, str] | None, publish_time: datetime | None) -> Counts:
         started = now()
-        dead_letter = self._dead_letter(contract, started, attributes)
+        dead_letter = self.dead_letter_for(contract, started, attributes)
         records = split_message(data, source, self.settings)
         prepared = prepare(contract, records, self.settings, received_at=started, publish_time=publish_time,
                            attributes=attributes, reference=self._snapshot(), dead_letter=dead_letter)
@@ -202,55 +199,38 @@ class Pipeline:
         return counts
 
     def ingest_object(self, *, function: str, bucket: str, name: str, generation: int,
-                      metadata: dict[str, Any], open_object: ObjectOpener) -> Counts:
-        """A dropped file, streamed line by line and written one batch of lines at a time."""
-        started = now()
-        source = SourceRef(kind="gcs", bucket=bucket, object=name, generation=generation)
-        plan = plan_object(name)
-        if plan.ignored:
-            log("INFO", "object_ignored", f"{name}: archive prefix, not ingested", source=source.uri())
-            return Counts()
-        if plan.problem is not None:
-            assert plan.kind is not None
-            return self.reject_whole(function, plan.contract, source, orjson.dumps(metadata),
-                                     RecordError.at(plan.kind, "$", plan.problem))
-        contract = plan.contract or ""
-        dead_letter = self._dead_letter(contract, started, None)
-        total = Counts()
-        try:
-            with open_object(bucket, name, generation) as stream:
-                lines = read_lines(_transient_reads(stream, source), max_line_bytes=self.settings.max_record_bytes,
-                                   max_ratio=self.settings.max_decompression_ratio)
-                for batch_number, batch in enumerate(_batched(lines, self.settings.file_batch_lines), 1):
-                    records = [self._line_record(line, source) for line in batch]
-                    line_number = batch[-1].number
-                    prepared = prepare(contract, records, self.settings, received_at=started,
-                                       reference=self._snapshot(), dead_letter=dead_letter)
-                    total.add(self._write(contract, prepared))
-                    log("INFO", "file_progress", f"{name}: {line_number} lines read", source=source.uri(),
-                        batch=batch_number, lines=line_number, rows_sent=total.rows_sent,
-                        dead_lettered=total.dead_lettered)
-        except ObjectMissing as error:  # before the first byte: nothing of it was read
-            total.received += 1
-            total.dead_lettered += 1
-            dead_letter.add(orjson.dumps(metadata), source, RecordError.at(FailureKind.OBJECT_MISSING, "$", str(error)))
-            self._flush(dead_letter)
-        self._finish(function, contract, source, total, dead_letter, started)
-        return total
+                      metadata: dict[str, Any], files: FileStore, invocation: str) -> Counts:
+        """A dropped file, exactly once per generation (``ingest.partner_files``): what this
+        invocation did."""
+        return ingest_file(self, function=function, bucket=bucket, name=name, generation=generation,
+                           metadata=metadata, files=files, invocation=invocation)
+
+    def write_batch(self, contract: str, records: list[Record], received_at: datetime,
+                    dead_letter: DeadLetter) -> Counts:
+        """One batch of a file's records, prepared and written (dead letter included)."""
+        prepared = prepare(contract, records, self.settings, received_at=received_at, reference=self._snapshot(),
+                           dead_letter=dead_letter)
+        return self._write(contract, prepared)
+
+    def finish_file(self, function: str, contract: str, source: SourceRef, progress: Progress,
+                    started_at: datetime, facts: FileFacts, dead_letter: DeadLetter) -> None:
+        """The one audit row of a whole file, from the counts of every invocation it took."""
+        self._finish(function, contract, source, progress.counts, dead_letter, started_at, facts)
 
     def reject_whole(self, function: str, contract: str | None, source: SourceRef, raw: bytes,
                      error: RecordError) -> Counts:
         """An input that is not records at all (an unreadable envelope, a file of no contract):
         it is itself the one record, dead-lettered whole."""
         started = now()
-        dead_letter = self._dead_letter(contract, started, None)
+        dead_letter = self.dead_letter_for(contract, started, None)
         dead_letter.add(raw, source, error)
         self._flush(dead_letter)
         counts = Counts(received=1, dead_lettered=1)
         self._finish(function, contract, source, counts, dead_letter, started)
         return counts
 
-    def _dead_letter(self, contract: str | None, started: datetime, attributes: dict[str, str] | None) -> DeadLetter:
+    def dead_letter_for(self, contract: str | None, started: datetime,
+                        attributes: dict[str, str] | None = None) -> DeadLetter:
         return DeadLetter(contract=contract, received_at=started, code_version=self.settings.code_version,
                           payload_limit=self.settings.dead_letter_payload_bytes, attributes=attributes)
 
@@ -281,18 +261,23 @@ class Pipeline:
             reasons = "; ".join(f"{r.path}: {r.message}" for x in refused for r in x.reasons)
             raise TransientError(f"{self._errors_table} refused {len(refused)} row(s): {reasons}")
 
-    def _finish(self, function: str, contract: str | None, source: SourceRef, counts: Counts,
-                dead_letter: DeadLetter, started: datetime) -> None:
-        """One audit row and one log line per invocation (and one line for its dead letter)."""
-        batch = source.batch_uri()
+    def log_dead_letter(self, function: str, contract: str | None, source: SourceRef,
+                        dead_letter: DeadLetter) -> None:
+        """One line per invocation for what it dead-lettered (alerted on in production)."""
         if dead_letter.kinds:
             log("WARNING", "records_dead_lettered", f"{function}: {sum(dead_letter.kinds.values())} record(s) sent "
-                f"to {self._errors_table}", function=function, contract=contract, source=batch,
+                f"to {self._errors_table}", function=function, contract=contract, source=source.batch_uri(),
                 count=sum(dead_letter.kinds.values()), error_types={k.value: n for k, n in dead_letter.kinds.items()})
+
+    def _finish(self, function: str, contract: str | None, source: SourceRef, counts: Counts,
+                dead_letter: DeadLetter, started: datetime, file: FileFacts | None = None) -> None:
+        """One audit row and one log line per invocation (and one line for its dead letter)."""
+        batch = source.batch_uri()
+        self.log_dead_letter(function, contract, source, dead_letter)
         finished = now()
         identity, row = audit_row(function=function, contract=contract, source_kind=source.kind, source=batch,
                                   counts=counts, started_at=started, finished_at=finished,
-                                  code_version=self.settings.code_version)
+                                  code_version=self.settings.code_version, file=file)
         refused = self.writer.insert(self._audit_table, [(identity, row)])
         if refused:
             reasons = "; ".join(f"{r.path}: {r.message}" for r in refused[0].reasons)
@@ -304,7 +289,7 @@ class Pipeline:
     def _snapshot(self) -> ReferenceSnapshot | None:
         return self.reference.snapshot() if self.reference is not None else None
 
-    def _line_record(self, line: Line, source: SourceRef) -> Record:
+    def line_record(self, line: Line, source: SourceRef) -> Record:
         located = source.at(line_number=line.number)
         if isinstance(line.broken, ObjectMissing):
             return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
@@ -320,22 +305,3 @@ class Pipeline:
                 FailureKind.OVERSIZED, "$", f"line is {line.length} bytes, above "
                 f"MAX_RECORD_BYTES={self.settings.max_record_bytes}"))
         return decode_line(line.data, located, self.settings.max_record_bytes)
-
-
-def _transient_reads(stream: BinaryIO, source: SourceRef) -> Callable[[int], bytes]:
-    """The stream's reads, where a failure of the download itself (the network, the service) is
-    transient: the file is read again on redelivery, never acked as a bad file."""
-    def read(size: int) -> bytes:
-        try:
-            return stream.read(size)
-        except ObjectMissing:
-            raise
-        except Exception as error:
-            raise TransientError(f"reading {source.uri()} failed: {type(error).__name__}: {error}") from error
-    return read
-
-
-def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch

@@ -87,6 +87,9 @@ ALLOWED_ROLES = {
         ("google_secret_manager_secret_iam_member", "roles/secretmanager.secretAccessor"),  # the HMAC key
         ("google_cloud_run_v2_service_iam_member", "roles/run.invoker"),  # trigger -> its own function
         ("google_storage_bucket_iam_member", "roles/storage.objectViewer"),  # partner files, reference data
+        ("google_storage_bucket_iam_member", "roles/storage.objectUser"),  # ingest_file: its ledger (state bucket)
+        ("google_storage_bucket_iam_member", "custom:partner_file_marker"),  # mark ingested files, write reports
+        ("google_pubsub_topic_iam_member", "roles/pubsub.publisher"),  # ingest_file: its continuations topic
     },
     "build": {
         ("google_project_iam_member", "roles/run.builder"),  # Google's role for function builds
@@ -108,7 +111,9 @@ ALLOWED_ROLES = {
         ("google_project_iam_member", "roles/pubsub.publisher"),  # Eventarc Cloud Storage triggers
     },
 }
+# Custom roles, by resource name, with every permission they may hold.
 CUSTOM_ROLE_PERMISSIONS = {
+    "partner_file_marker": {"storage.objects.create", "storage.objects.update"},  # no delete: no overwrite
     "row_writer": {"bigquery.tables.get", "bigquery.tables.updateData"},  # metadata and insertAll, no row read
     "service_account_manager": {f"iam.serviceAccounts.{verb}" for verb in (
         "create", "delete", "get", "getIamPolicy", "list", "setIamPolicy", "update")},  # no keys, no actAs

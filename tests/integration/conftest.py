@@ -19,7 +19,7 @@ from google.cloud import bigquery, pubsub_v1, storage
 
 from tests.support.fault_proxy import FaultProxy
 from tools import bundle, emulators, provision
-from tools.local_run import LocalNames, function_env
+from tools.local_run import FILE_TASKS_TOPIC, STATE_BUCKET, LocalNames, function_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,6 +76,7 @@ def bq(stack: emulators.Stack, names: LocalNames) -> bigquery.Client:
 @pytest.fixture(scope="session")
 def bucket(stack: emulators.Stack) -> storage.Bucket:
     provision.create_bucket(CFG.project, CFG.bucket)
+    provision.create_bucket(CFG.project, STATE_BUCKET)
     return storage.Client(project=CFG.project).bucket(CFG.bucket)
 
 
@@ -95,6 +96,7 @@ def functions(stack: emulators.Stack, bq: bigquery.Client, bucket: storage.Bucke
         provision.Route(names.events_topic, servers["ingest_events"].url),
         provision.Route(names.logs_topic, servers["ingest_logs"].url),
         provision.Route(CFG.notification_topic, servers["ingest_file"].url, provision.PARTNER_DROPS),
+        provision.Route(FILE_TASKS_TOPIC, servers["ingest_file"].url, provision.PARTNER_DROPS),
     ])
     yield {target: server.url for target, server in servers.items()}
     for server in servers.values():

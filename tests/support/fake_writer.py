@@ -30,6 +30,8 @@ class FakeWriter:
         """Requests to apply and then fail (the connection drops before the answer arrives)."""
         self.requests: list[tuple[str, int]] = []
         """(table, rows) of every request that reached the fake."""
+        self.expired: list[tuple[str, dict[str, Any]]] = []
+        """(table, row) stored before the insertId dedupe window was last expired."""
 
     def insert(self, table: str, rows: Sequence[tuple[str, bytes]]) -> list[Rejection]:
         self.requests.append((table, len(rows)))
@@ -50,5 +52,12 @@ class FakeWriter:
             raise TransientError("connection reset by peer (the rows were written)")
         return rejections
 
+    def window_expired(self) -> None:
+        """BigQuery's best-effort insertId dedupe lasts about a minute: past it, a row sent again
+        under the same insertId is stored again."""
+        self.expired += [(table, row) for table, rows in self.tables.items() for row in rows.values()]
+        self.tables = {}
+
     def rows(self, table: str) -> list[dict[str, Any]]:
-        return list(self.tables.get(table, {}).values())
+        """Every row stored, those stored before the dedupe window expired included."""
+        return [row for t, row in self.expired if t == table] + list(self.tables.get(table, {}).values())

@@ -6,7 +6,7 @@ import pytest
 
 from ingest.envelopes import pubsub_message, storage_object
 from ingest.errors import RecordError
-from ingest.files import Line, plan_object, read_lines
+from ingest.files import Line, LineStream, plan_object, read_lines
 from ingest.gzipstream import GzipLimitExceeded
 
 
@@ -15,7 +15,21 @@ def _lines(data: bytes, limit: int = 100, ratio: float = 100) -> list[Line]:
 
 
 def test_lines_are_numbered_and_blank_lines_skipped():
-    assert _lines(b'{"a":1}\r\n\n{"b":2}') == [Line(1, b'{"a":1}', 7), Line(3, b'{"b":2}', 7)]
+    assert _lines(b'{"a":1}\r\n\n{"b":2}') == [Line(1, b'{"a":1}', 7, 9), Line(3, b'{"b":2}', 7, 17)]
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_reading_resumes_after_any_line_where_it_left_off(compress):
+    body = b"\xef\xbb\xbf" + b"\n".join(b'{"n":%d}' % i for i in range(2000)) + b"\n\n" + b"x" * 300 + b"\nlast"
+    data = gzip.compress(body) if compress else body
+    whole = _lines(data, limit=200)
+    for done in (whole[0], whole[1234], whole[-2]):
+        stream = io.BytesIO(data)
+        if not compress:
+            stream.seek(done.end)
+        rest = list(LineStream(stream.read, max_line_bytes=200, max_ratio=100, first_line=done.number,
+                               offset=done.end, skip=done.end if compress else 0))
+        assert rest == whole[whole.index(done) + 1:]
 
 
 def test_runaway_line_is_cut_and_measured_without_reading_it_whole():

@@ -5,9 +5,7 @@ that refuse or drop, streams that break, consent in the dead letter."""
 from __future__ import annotations
 
 import gzip
-import io
 import shutil
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from ingest.records import SourceRef
 from ingest.sinks.dead_letter import DeadLetter
 from tests.support.fake_writer import FakeWriter
 from tests.support.hostile_corpus import BARE_LOG, EVENT, FLAT, LOG, event
+from tests.support.memory_files import MemoryFiles, ingest, vanishing
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 KEY = "a-test-key-of-16+chars"
@@ -257,30 +256,8 @@ def test_log_fields_without_a_column_are_kept_in_unmapped():
 
 # --- files: streams that break, downloads that fail -----------------------------------------------------
 
-def _opener(content: bytes = b"", stream=None):
-    @contextmanager
-    def open_object(bucket, name, generation):
-        yield stream if stream is not None else io.BytesIO(content)
-    return open_object
-
-
-def _file(pipe: Pipeline, opener, name: str = "events/x.ndjson.gz"):
-    return pipe.ingest_object(function="ingest_file", bucket="b", name=name, generation=3, metadata={"name": name},
-                              open_object=opener)
-
-
-class _FailingStream:
-    """Serves ``good`` bytes, then fails as a download does (requests' errors are OSErrors)."""
-
-    def __init__(self, good: bytes, error: Exception) -> None:
-        self._good = io.BytesIO(good)
-        self._error = error
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._good.read(size)
-        if not chunk:
-            raise self._error
-        return chunk
+def _file(pipe: Pipeline, body: bytes, name: str = "events/x.ndjson.gz", files: MemoryFiles | None = None):
+    return ingest(pipe, name, body, generation=3, files=files)
 
 
 @pytest.mark.parametrize("error", [requests.ConnectionError("reset by peer"), TimeoutError("read timed out"),
@@ -288,8 +265,10 @@ class _FailingStream:
 def test_a_download_error_is_transient_not_a_bad_file(error):
     pipe, writer = _pipe(file_batch_lines=10)
     body = b"\n".join(orjson.dumps(event(i)) for i in range(30))
+    files = MemoryFiles()
+    files.fail_reads = (200, error)
     with pytest.raises(TransientError, match="reading gs://b/events/x.ndjson.gz#3"):
-        _file(pipe, _opener(stream=_FailingStream(gzip.compress(body)[:200], error)))
+        _file(pipe, gzip.compress(body), files=files)
     assert writer.rows("ingestion_errors") == [] and writer.rows("ingestion_audit") == []
 
 
@@ -297,7 +276,7 @@ def test_every_readable_line_of_a_corrupt_file_lands_and_the_break_is_recorded_o
     pipe, writer = _pipe(file_batch_lines=500)
     lines = [orjson.dumps(event(i)) for i in range(3000)]
     compressed = gzip.compress(b"\n".join(lines))
-    counts = _file(pipe, _opener(compressed[:5000] + b"\x00" * 64 + compressed[5064:]))
+    counts = _file(pipe, compressed[:5000] + b"\x00" * 64 + compressed[5064:])
     landed = sorted(int(r["user_pseudo_id"].split("-")[1]) for r in writer.rows("pro_event"))
     *garbled, error = sorted(writer.rows("ingestion_errors"), key=lambda e: e["source"]["line_number"])
     assert landed[: len(landed) - len(garbled)] == list(range(len(landed) - len(garbled))) and len(landed) > 5
@@ -309,17 +288,18 @@ def test_every_readable_line_of_a_corrupt_file_lands_and_the_break_is_recorded_o
 
 def test_a_decompression_bomb_file_is_one_error_after_its_readable_lines():
     pipe, writer = _pipe(max_decompression_ratio=50)
-    counts = _file(pipe, _opener(gzip.compress(b"\n".join([orjson.dumps(event(1))] * 400_000))))
+    counts = _file(pipe, gzip.compress(b"\n".join([orjson.dumps(event(1))] * 400_000)))
     [error] = writer.rows("ingestion_errors")
     assert error["error_type"] == "undecodable_file" and "MAX_DECOMPRESSION_RATIO=50" in error["reasons"][0]["message"]
     assert counts.balanced() and counts.rows_sent >= 1 and counts.received < 400_000
 
 
 def test_an_object_deleted_while_read_is_recorded_where_reading_stopped():
-    from ingest.files import ObjectMissing
     pipe, writer = _pipe(file_batch_lines=5)
     body = b"\n".join(orjson.dumps(event(i)) for i in range(20)) + b"\n"
-    counts = _file(pipe, _opener(stream=_FailingStream(body[:3000], ObjectMissing("gone"))), "events/x.ndjson")
+    files = MemoryFiles()
+    vanishing(files, after=3000)
+    counts = _file(pipe, body, "events/x.ndjson", files=files)
     [error] = writer.rows("ingestion_errors")
     assert error["error_type"] == "object_missing" and counts.balanced()
     assert error["source"]["line_number"] == counts.rows_sent + 1
@@ -372,3 +352,69 @@ def test_an_instance_with_a_bad_setting_does_not_start(tmp_path):
     result = subprocess.run([sys.executable, "-c", "import main"], cwd=root / "functions", env=env,
                             capture_output=True, text=True, check=False)
     assert result.returncode != 0 and "TIME_ZONE='Mars/Olympus' is not an IANA time zone" in result.stderr
+
+
+# --- a bug costs one record --------------------------------------------------------------------------------
+
+def test_a_bug_on_one_record_is_an_internal_error_for_that_record_only(monkeypatch, capsys):
+    from ingest import pipeline
+
+    original = pipeline.CONTRACTS["pro_event"]
+
+    def buggy(value, ctx):
+        if value["user_pseudo_id"] == "corpus-2":
+            raise KeyError("a bug")
+        return original.transform(value, ctx)
+
+    monkeypatch.setitem(pipeline.CONTRACTS, "pro_event", pipeline.Contract(buggy))
+    pipe, writer = _pipe()
+    counts = _message(pipe, b"\n".join(orjson.dumps(event(i)) for i in range(5)))
+    assert counts.rows_sent == 4 and counts.dead_lettered == 1 and counts.balanced()
+    [error] = writer.rows("ingestion_errors")
+    assert error["error_type"] == "internal_error" and error["source"]["record_index"] == 2
+    assert orjson.loads(error["raw_payload"])["user_pseudo_id"] == "corpus-2"
+    logged = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert any(entry["event"] == "record_failed" and "KeyError" in entry["traceback"] for entry in logged)
+
+
+# --- caches are bounded in bytes ---------------------------------------------------------------------------
+
+def test_enrichment_caches_never_keep_a_key_longer_than_their_bound():
+    from ingest.enrich import origin, urls
+    from ingest.enrich.cache import MAX_KEY_CHARS, bounded_cache
+    from ingest.enrich.useragent import parse_user_agent
+    from ingest.transform import pro_event
+
+    calls = []
+
+    @bounded_cache(4, max_key_chars=10)
+    def double(key: str) -> str:
+        calls.append(key)
+        return key * 2
+
+    assert double("short") == double("short") == "shortshort" and calls == ["short"]
+    assert double("x" * 11) == double("x" * 11) and calls == ["short", "x" * 11, "x" * 11]
+    caches = [urls.url_path_extract, urls.url_path_agg, origin._url_origin, parse_user_agent, pro_event._path_columns,
+              pro_event._agent_columns]
+    before = [cache.cache_info().currsize for cache in caches]
+    long_url = "https://passculture.pro/offres?gclid=" + "x" * MAX_KEY_CHARS
+    urls.url_path_agg(urls.url_path_extract(long_url) + "/" + "y" * MAX_KEY_CHARS)
+    origin.compute_origin(long_url, long_url, frozenset({"passculture.pro"}))
+    parse_user_agent("Mozilla/5.0 " + "z" * MAX_KEY_CHARS)
+    pro_event._path_columns(long_url)
+    pro_event._agent_columns("Mozilla/5.0 " + "z" * MAX_KEY_CHARS)
+    assert [cache.cache_info().currsize for cache in caches] == before
+    assert origin._url_origin(long_url).gclid == "x" * MAX_KEY_CHARS  # still computed, only not kept
+
+
+def test_dead_lettered_records_are_logged_once_per_invocation_with_where_they_came_from(capsys):
+    pipe, writer = _pipe(file_batch_lines=2)
+    body = b"\n".join([orjson.dumps(event(1)), b"{bad", b"[1]", orjson.dumps(event(2)), b"{worse"])
+    _file(pipe, body, "events/x.ndjson")
+    logged = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [entry] = [e for e in logged if e["event"] == "records_dead_lettered"]
+    assert entry["function"] == "ingest_file" and entry["contract"] == "pro_event"
+    assert entry["source"] == "gs://b/events/x.ndjson#3" and entry["count"] == 3
+    assert entry["error_types"] == {"invalid_json": 2, "schema_violation": 1}
+    [ingested] = [e for e in logged if e["event"] == "ingested"]
+    assert ingested["balanced"] is True and ingested["dead_lettered"] == 3 and ingested["rows_sent"] == 2

@@ -68,3 +68,17 @@ def test_malformed_storage_event_is_acked_into_the_dead_letter(writer):
     [error] = writer.rows("ingestion_errors")
     assert error["error_type"] == "undecodable_message" and "partner-drops" in error["raw_payload"]
     assert error["source_kind"] == "gcs" and error["source"] == {"bucket": "partner-drops", "object": "x"}
+
+
+def test_a_malformed_envelope_is_kept_exactly_as_it_arrived(writer):
+    client = create_app("ingest_events", MAIN, "cloudevent").test_client()
+    body = b'{"message": {"data": "e30=", "messageId": "9", "publishTime": "not a time", "attributes": {"a": "1"}}}'
+    response = client.post("/", data=body, content_type="application/json", headers={
+        "ce-id": "9", "ce-specversion": "1.0", "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-source": "//pubsub.googleapis.com/projects/local-dev/topics/tracking-events"})
+    assert response.status_code == 200
+    [error] = writer.rows("ingestion_errors")
+    assert error["error_type"] == "undecodable_message" and error["raw_payload"].encode() == body
+    assert error["reasons"][0]["path"] == "$.message.publishTime" and error["source"]["message_id"] == "9"
+    [audit] = writer.rows("ingestion_audit")
+    assert (audit["received"], audit["dead_lettered"]) == (1, 1)

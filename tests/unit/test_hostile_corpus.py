@@ -5,9 +5,7 @@ row says exactly that, and no record is ever an ``internal_error``."""
 from __future__ import annotations
 
 import base64
-import io
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from ingest.errors import FailureKind
 from ingest.pipeline import Pipeline
 from tests.support.fake_writer import FakeWriter
 from tests.support.hostile_corpus import CASES, DROPPED, DUPLICATE, ROW, SKIPPED, Case
+from tests.support.memory_files import MemoryFiles
 
 MAIN = str(Path(__file__).resolve().parents[2] / "functions" / "main.py")
 SETTINGS = Settings(max_record_bytes=65_536, max_message_bytes=1024 * 1024, max_message_records=1000,
@@ -32,21 +31,16 @@ COUNTED = {DROPPED: "consent_dropped", SKIPPED: "skipped", DUPLICATE: "duplicate
 @pytest.fixture
 def stack(monkeypatch):
     writer = FakeWriter()
-    objects: dict[str, bytes] = {}
-
-    @contextmanager
-    def open_object(bucket, name, generation):
-        yield io.BytesIO(objects[name])
-
+    files = MemoryFiles()
     monkeypatch.setattr(clients, "pipeline", lambda: Pipeline(SETTINGS, writer))
-    monkeypatch.setattr(clients, "open_object", open_object)
-    return writer, objects
+    monkeypatch.setattr(clients, "file_store", lambda: files)
+    return writer, files
 
 
-def _send(case: Case, objects: dict[str, bytes]):
+def _send(case: Case, files: MemoryFiles):
     client = create_app(case.target, MAIN, "cloudevent").test_client()
     if case.target == "ingest_file":
-        objects[case.object_name] = case.body
+        files.drop("partner-drops", case.object_name, case.body, generation=7)
         return client.post("/", json={"bucket": "partner-drops", "name": case.object_name, "generation": "7"}, headers={
             "ce-id": "e1", "ce-specversion": "1.0", "ce-type": "google.cloud.storage.object.v1.finalized",
             "ce-source": "//storage.googleapis.com/projects/_/buckets/partner-drops",
@@ -96,8 +90,8 @@ def check(case: Case, writer: FakeWriter) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_every_record_lands_exactly_once_where_its_case_says(stack, case):
-    writer, objects = stack
-    response = _send(case, objects)
+    writer, files = stack
+    response = _send(case, files)
     assert response.status_code == 200, response.data
     check(case, writer)
 

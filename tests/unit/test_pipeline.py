@@ -1,7 +1,5 @@
 import gzip
-import io
 import shutil
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from ingest.errors import TransientError
 from ingest.pipeline import Pipeline
 from ingest.records import SourceRef
 from tests.support.fake_writer import FakeWriter
+from tests.support.memory_files import MemoryFiles, ingest
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 KEY = "a-test-key-of-16+chars"
@@ -179,18 +178,11 @@ def test_bad_extra_value_is_an_invalid_value_error_with_its_path():
     assert {r["path"] for r in error["reasons"]} == {"$.jsonPayload.extra.old_quantity", "$.jsonPayload.extra.stock_price"}
 
 
-def _opener(content: bytes):
-    @contextmanager
-    def open_object(bucket, name, generation):
-        yield io.BytesIO(content)
-    return open_object
-
-
 def test_file_drop_is_streamed_in_batches_with_line_numbers():
     lines = [orjson.dumps({**EVENT, "event_name": f"e{i}"}) for i in range(7)] + [b"oops"]
     pipe, writer = _pipe(file_batch_lines=3)
-    counts = pipe.ingest_object(function="ingest_file", bucket="partner-drops", name="events/2026/a.ndjson.gz",
-                                generation=17, metadata={}, open_object=_opener(gzip.compress(b"\n".join(lines))))
+    counts = ingest(pipe, "events/2026/a.ndjson.gz", gzip.compress(b"\n".join(lines)), bucket="partner-drops",
+                    generation=17)
     assert counts.received == 8 and counts.rows_sent == 7 and counts.dead_lettered == 1
     [error] = writer.rows("ingestion_errors")
     assert error["source"] == {"bucket": "partner-drops", "object": "events/2026/a.ndjson.gz",
@@ -201,12 +193,9 @@ def test_file_drop_is_streamed_in_batches_with_line_numbers():
 
 def test_unknown_prefix_and_format_are_recorded_not_read():
     pipe, writer = _pipe()
-    def never(*_):
-        raise AssertionError("must not be read")
-    pipe.ingest_object(function="ingest_file", bucket="b", name="misc/x.ndjson", generation=1,
-                       metadata={"name": "misc/x.ndjson"}, open_object=never)
-    pipe.ingest_object(function="ingest_file", bucket="b", name="events/x.csv", generation=1,
-                       metadata={"name": "events/x.csv"}, open_object=never)
+    files = MemoryFiles()  # holds no object: reading one would fail the test
+    ingest(pipe, "misc/x.ndjson", files=files)
+    ingest(pipe, "events/x.csv", files=files)
     types = sorted(e["error_type"] for e in writer.rows("ingestion_errors"))
     assert types == ["unknown_contract", "unsupported_format"]
 
@@ -215,8 +204,7 @@ def test_truncated_gzip_keeps_every_readable_line_of_the_batch_it_broke_in():
     lines = [orjson.dumps({**EVENT, "event_name": f"e{i}"}) for i in range(50)]
     good = gzip.compress(b"\n".join(lines))
     pipe, writer = _pipe(file_batch_lines=10)
-    counts = pipe.ingest_object(function="ingest_file", bucket="b", name="events/x.ndjson.gz", generation=1,
-                                metadata={}, open_object=_opener(good[: len(good) - 20]))
+    counts = ingest(pipe, "events/x.ndjson.gz", good[: len(good) - 20])
     landed = sorted(int(r["event_name"][1:]) for r in writer.rows("pro_event"))
     [error] = writer.rows("ingestion_errors")
     assert error["error_type"] == "undecodable_file" and error["source"]["line_number"] == len(landed) + 1
@@ -228,8 +216,7 @@ def test_truncated_gzip_keeps_every_readable_line_of_the_batch_it_broke_in():
 def test_runaway_line_is_dead_lettered_with_its_true_size():
     pipe, writer = _pipe(max_record_bytes=3000, dead_letter_payload_bytes=1000)
     content = b'{"a":"' + b"x" * 5000 + b'"}\n' + orjson.dumps(EVENT) + b"\n"
-    counts = pipe.ingest_object(function="ingest_file", bucket="b", name="events/x.ndjson", generation=1,
-                                metadata={}, open_object=_opener(content))
+    counts = ingest(pipe, "events/x.ndjson", content)
     assert counts.rows_sent == 1 and counts.dead_lettered == 1
     [error] = writer.rows("ingestion_errors")
     assert error["error_type"] == "oversized" and error["source"]["line_number"] == 1

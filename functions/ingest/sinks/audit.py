@@ -4,7 +4,7 @@ survive BigQuery's own dedupe; duplicates *within a batch*, not across the table
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -53,11 +53,23 @@ class Counts:
         return {spec.name: getattr(self, spec.name) for spec in fields(self)}
 
 
+@dataclass(frozen=True)
+class FileFacts:
+    """What the audit row of a file says besides its records."""
+
+    object_bytes: int
+    lines: int
+    invocations: int
+    duplicate_of: str | None = None
+
+
 def audit_row(*, function: str, contract: str | None, source_kind: str, source: str, counts: Counts,
-              started_at: datetime, finished_at: datetime, code_version: str) -> tuple[str, bytes]:
+              started_at: datetime, finished_at: datetime, code_version: str,
+              file: FileFacts | None = None) -> tuple[str, bytes]:
     """``(audit_id, encoded row)``; a retried invocation gets the same id (and insertId)."""
     audit_id = stable_id(function, source)
     row = {
+        **(asdict(file) if file is not None else {}),
         "audit_id": audit_id,
         "contract": contract,
         "function": function,

@@ -26,6 +26,7 @@ from ingest.transform.timeutil import bq_timestamp
 
 Row = tuple[str, bytes]
 """(insertId, the row as JSON)."""
+SAMPLES = 20
 
 
 class DeadLetter:
@@ -41,6 +42,8 @@ class DeadLetter:
         self._payload_limit = payload_limit
         self._rows: list[Row] = []
         self.kinds: Counter[FailureKind] = Counter()
+        self.samples: list[dict[str, Any]] = []
+        """The first ``SAMPLES`` failures, for a partner's report: where, what kind, why."""
 
     def add(self, raw: bytes, source: SourceRef, error: RecordError, size: int | None = None, *,
             withhold: bool = False) -> None:
@@ -48,6 +51,10 @@ class DeadLetter:
         ``withhold`` keeps the payload and reason texts out (consent denied)."""
         self._rows.append(error_row(raw, source, error, self._shared, self._payload_limit, size, withhold))
         self.kinds[error.kind] += 1
+        if len(self.samples) < SAMPLES:
+            self.samples.append({"line": source.line_number, "record_index": source.record_index,
+                                 "error_type": error.kind.value,
+                                 "reason": WITHHELD if withhold else f"{error.reasons[0].path}: {error.reasons[0].message}"})
 
     def take(self) -> list[Row]:
         """The rows added since the last call."""

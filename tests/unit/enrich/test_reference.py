@@ -1,5 +1,3 @@
-import io
-from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -8,6 +6,7 @@ from ingest.config import Settings
 from ingest.enrich.reference import ReferenceData, ReferenceSnapshot
 from ingest.pipeline import Pipeline
 from tests.support.fake_writer import FakeWriter
+from tests.support.memory_files import ingest
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 EVENT = orjson.loads((SCHEMAS / "pro_event/examples/ga4_export.pass.json").read_bytes())  # venue BF9Q, offerer AEWQ
@@ -58,16 +57,10 @@ def _pipe(lines):
     return Pipeline(Settings(schemas_dir=SCHEMAS), writer, ReferenceData(lambda: lines, 600, "test")), writer
 
 
-@contextmanager
-def _object(content):
-    yield io.BytesIO(content)
-
-
 def test_rows_are_joined_and_unknown_ids_counted():
     pipe, writer = _pipe(LINES)
     other = {**EVENT, "event_name": "other", "event_params": [{"key": "venueId", "value": {"string_value": "ZZZZ"}}]}
-    counts = pipe.ingest_object(function="ingest_file", bucket="b", name="events/x.ndjson", generation=1, metadata={},
-                                open_object=lambda *_: _object(orjson.dumps(EVENT) + b"\n" + orjson.dumps(other)))
+    counts = ingest(pipe, "events/x.ndjson", orjson.dumps(EVENT) + b"\n" + orjson.dumps(other))
     assert counts.rows_sent == 2 and counts.reference_misses == 1
     rows = {row["event_name"]: row for row in writer.rows("pro_event")}
     joined = rows["hasClickedOffer"]
@@ -84,7 +77,6 @@ def test_rows_are_joined_and_unknown_ids_counted():
 def test_without_a_snapshot_columns_stay_null_and_nothing_fails():
     writer = FakeWriter()
     pipe = Pipeline(Settings(schemas_dir=SCHEMAS), writer)
-    pipe.ingest_object(function="ingest_file", bucket="b", name="events/x.ndjson", generation=1, metadata={},
-                       open_object=lambda *_: _object(orjson.dumps(EVENT)))
+    ingest(pipe, "events/x.ndjson", orjson.dumps(EVENT))
     [row] = writer.rows("pro_event")
     assert "venue_name" not in row and row["venue_id"] == "BF9Q"
