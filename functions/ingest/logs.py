@@ -96,7 +96,8 @@ class JsonHandler(logging.Handler):
 
 
 def route_standard_logging() -> None:
-    """Send the root logger's records through ``JsonHandler`` (idempotent)."""
+    """Send the root logger's records, and Python warnings, through ``JsonHandler`` (idempotent)."""
     root = logging.getLogger()
     if not any(isinstance(handler, JsonHandler) for handler in root.handlers):
         root.addHandler(JsonHandler())
+        logging.captureWarnings(True)
