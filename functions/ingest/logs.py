@@ -96,8 +96,16 @@ class JsonHandler(logging.Handler):
 
 
 def route_standard_logging() -> None:
-    """Send the root logger's records, and Python warnings, through ``JsonHandler`` (idempotent)."""
-    root = logging.getLogger()
+    """Send the root logger's records, and Python warnings, through ``JsonHandler`` (idempotent).
+
+    google-api-core cuts the ``google`` logger off from the root (``propagate = False``) when a
+    client is first made, unless that logger is configured already: it gets its own
+    ``JsonHandler`` here, so the client libraries' lines come out once, in the same format.
+    """
+    root, google = logging.getLogger(), logging.getLogger("google")
     if not any(isinstance(handler, JsonHandler) for handler in root.handlers):
         root.addHandler(JsonHandler())
         logging.captureWarnings(True)
+    if not any(isinstance(handler, JsonHandler) for handler in google.handlers):
+        google.addHandler(JsonHandler())
+        google.propagate = False

@@ -138,3 +138,12 @@ def test_standard_logging_comes_out_in_the_same_format(library_logger, capsys):
     [line] = _lines(capsys.readouterr().out)
     assert line["severity"] == "WARNING" and line["message"] == "retrying in 2s" and line["event"] == "library_log"
     assert line["logger"] == "google.api_core.retry" and "ConnectionError: reset" in line["stack_trace"]
+
+
+def test_client_libraries_logs_still_come_out_once_after_a_client_set_up_its_logging(library_logger, capsys):
+    from google.api_core import client_logging
+
+    client_logging.setup_logging()  # what making a Google client does
+    logging.getLogger("google.cloud.bigquery").warning("quota nearly exhausted")
+    [line] = _lines(capsys.readouterr().out)
+    assert line["message"] == "quota nearly exhausted" and line["logger"] == "google.cloud.bigquery"
