@@ -107,26 +107,58 @@ def input_validator(schemas_dir: Path, name: str) -> RecordValidator:
 def input_fields(schemas_dir: Path, name: str) -> frozenset[str]:
     """Top-level field names the input schema declares, in any of its branches (if/then/else,
     allOf/anyOf/oneOf, local $refs): the fields a record may carry that the contract knows."""
+    return frozenset(input_field_types(schemas_dir, name))
+
+
+@lru_cache(maxsize=None)
+def input_field_types(schemas_dir: Path, name: str) -> dict[str, frozenset[str]]:
+    """Top-level field → the JSON types its schema allows (from ``type``, ``enum`` values and
+    one/any-of branches): how a CSV cell of that field is read."""
     schema = _read_json(schemas_dir / name / "input.schema.json")
-    return frozenset(_declared(schema, schema))
+    types: dict[str, set[str]] = {}
+    for properties in _all_properties(schema, schema):
+        for field, spec in properties.items():
+            types.setdefault(field, set()).update(_types(spec, schema))
+    return {field: frozenset(kinds or {"string"}) for field, kinds in types.items()}
 
 
-def _declared(node: Any, root: dict[str, Any]) -> set[str]:
-    if not isinstance(node, dict):
+_JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number", dict: "object", list: "array",
+               type(None): "null"}
+
+
+def _types(spec: Any, root: dict[str, Any]) -> set[str]:
+    if not isinstance(spec, dict):
         return set()
-    names = set(node.get("properties", {}))
-    ref = node.get("$ref", "")
-    if ref.startswith("#/"):
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target[part]
-        names |= _declared(target, root)
+    declared = spec.get("type")
+    kinds = {declared} if isinstance(declared, str) else set(declared or ())
+    kinds |= {_JSON_TYPES[type(value)] for value in spec.get("enum", ())}
+    if spec.get("$ref", "").startswith("#/"):
+        kinds |= _types(_resolve(spec["$ref"], root), root)
+    for key in ("oneOf", "anyOf", "allOf"):
+        for branch in spec.get(key, ()):
+            kinds |= _types(branch, root)
+    return kinds
+
+
+def _resolve(ref: str, root: dict[str, Any]) -> Any:
+    target: Any = root
+    for part in ref[2:].split("/"):
+        target = target[part]
+    return target
+
+
+def _all_properties(node: Any, root: dict[str, Any]) -> list[dict[str, Any]]:
+    if not isinstance(node, dict):
+        return []
+    found = [node["properties"]] if "properties" in node else []
+    if node.get("$ref", "").startswith("#/"):
+        found += _all_properties(_resolve(node["$ref"], root), root)
     for key in ("then", "else"):
-        names |= _declared(node.get(key), root)
+        found += _all_properties(node.get(key), root)
     for key in ("allOf", "anyOf", "oneOf"):
         for branch in node.get(key, ()):
-            names |= _declared(branch, root)
-    return names
+            found += _all_properties(branch, root)
+    return found
 
 
 @lru_cache(maxsize=None)

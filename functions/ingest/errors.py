@@ -18,6 +18,8 @@ class FailureKind(StrEnum):
 
     INVALID_JSON = "invalid_json"
     """Not a JSON document (or not UTF-8)."""
+    INVALID_CSV = "invalid_csv"
+    """A CSV record that cannot be read: not UTF-8, an unbalanced quote, more cells than the header."""
     SCHEMA_VIOLATION = "schema_violation"
     """Valid JSON that breaks the contract's input schema."""
     INVALID_VALUE = "invalid_value"

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, NamedTuple, Protocol
+from enum import StrEnum
+from typing import Any, BinaryIO, Iterator, NamedTuple, Protocol
 
 from ingest.decode import UTF8_BOM
-from ingest.errors import FailureKind
+from ingest.errors import FailureKind, RecordError
 from ingest.gzipstream import CHUNK_BYTES, GzipError, Read, inflate, is_gzip
 from ingest.ledger import DocumentStore
 
@@ -26,11 +27,28 @@ IGNORED_PREFIXES = frozenset({"processed", "quarantine", "reports"})
 pipeline writes its reports on files: an object there is not a drop to ingest."""
 REPORTS_PREFIX = "reports"
 
-NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".json")
+class Format(StrEnum):
+    NDJSON = "ndjson"
+    CSV = "csv"
+    JSON = "json"
+    """A JSON array of records, or NDJSON: told apart by the file's first character."""
+
+
+SUFFIX_FORMATS = {".ndjson": Format.NDJSON, ".jsonl": Format.NDJSON, ".json": Format.JSON, ".csv": Format.CSV}
+"""Extension (before an optional ``.gz``) → format. Gzip itself is recognised by its content."""
 
 
 class ObjectMissing(Exception):
     """The notified generation is gone (deleted or overwritten before we read it)."""
+
+
+class FileFormatError(Exception):
+    """The file cannot be read further in its format (a CSV header naming a column twice, a JSON
+    array broken in the middle): every record before ``line`` was read, the rest cannot be."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 class ObjectInfo(NamedTuple):
@@ -77,6 +95,7 @@ class ObjectPlan:
     """Why the object cannot be loaded, or None."""
     kind: FailureKind | None = None
     ignored: bool = False
+    format: Format = Format.NDJSON
 
 
 def plan_object(name: str) -> ObjectPlan:
@@ -88,11 +107,12 @@ def plan_object(name: str) -> ObjectPlan:
         known = ", ".join(f"{p}/" for p in PREFIX_CONTRACTS)
         return ObjectPlan(None, f"object name prefix {prefix or '(none)'!r} names no contract; expected one of {known}",
                           FailureKind.UNKNOWN_CONTRACT)
-    bare = name[:-3] if name.endswith(".gz") else name
-    if not bare.endswith(NDJSON_SUFFIXES):
-        return ObjectPlan(contract, f"unsupported file format for {name!r}: expected NDJSON "
-                          f"({', '.join(NDJSON_SUFFIXES)}, optionally .gz)", FailureKind.UNSUPPORTED_FORMAT)
-    return ObjectPlan(contract, None)
+    bare = name.removesuffix(".gz")
+    suffix = next((s for s in SUFFIX_FORMATS if bare.lower().endswith(s)), None)
+    if suffix is None:
+        return ObjectPlan(contract, f"unsupported file format for {name!r}: expected one of "
+                          f"{', '.join(SUFFIX_FORMATS)}, optionally .gz", FailureKind.UNSUPPORTED_FORMAT)
+    return ObjectPlan(contract, None, format=SUFFIX_FORMATS[suffix])
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +125,21 @@ class Line:
     """Its full length, so a cut line is measured without being held whole."""
     end: int
     """Offset, in the (inflated) stream, just past this line's end of line: where to resume."""
-    broken: GzipError | ObjectMissing | None = None
+    broken: GzipError | ObjectMissing | FileFormatError | None = None
     """Set on the last line when the stream broke inside it: why reading stopped."""
+    value: Any = None
+    """The record, when the format reader decoded it itself (CSV, JSON-array files)."""
+    error: RecordError | None = None
+    """Why the format reader could not make a record of these bytes."""
+    decoded: bool = False
+    """Whether ``value``/``error`` were set by a format reader (else ``data`` is one JSON text)."""
+    last_line: int = 0
+    """The physical line the record ends on (a CSV record or a JSON element may span several;
+    0: ``number``): where numbering resumes."""
+
+    @property
+    def ends_on(self) -> int:
+        return self.last_line or self.number
 
 
 class LineStream:
@@ -120,16 +153,29 @@ class LineStream:
     """
 
     def __init__(self, read: Read, *, max_line_bytes: int, max_ratio: float, first_line: int = 0,
-                 offset: int = 0, skip: int = 0) -> None:
+                 offset: int = 0, skip: int = 0, keep_blank: bool = False) -> None:
         self._read = read
+        self._keep_blank = keep_blank
         self._max_line_bytes = max_line_bytes
         self._max_ratio = max_ratio
         self._first_line = first_line
         self._offset = offset
         self._skip = skip
         self._bom = 0
+        self.position = offset
+        """Offset of the first byte of the chunk ``chunks`` yielded last."""
         self.gzip = False
         """Whether the stream was gzip (known once the first line was read)."""
+
+    def chunks(self) -> Iterator[bytes]:
+        """The stream's bytes from where reading resumes (inflated, without a leading BOM)."""
+        consumed = self._offset
+        for chunk in self._chunks():
+            consumed, self._bom = consumed + self._bom, 0
+            self.position = consumed
+            consumed += len(chunk)
+            yield chunk
+        self.position = consumed
 
     def _chunks(self) -> Iterator[bytes]:
         first = self._read(CHUNK_BYTES)
@@ -161,7 +207,7 @@ class LineStream:
                     head, length = b"", 0
                     if (piece or line).endswith(b"\r"):  # a CRLF file
                         line, size = line.removesuffix(b"\r"), size - 1
-                    if line.strip():
+                    if self._keep_blank or line.strip():
                         yield Line(number, line, size, consumed)
                 head, length = _append(head, length, pieces[-1], limit)
         except (GzipError, ObjectMissing) as error:

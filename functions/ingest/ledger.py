@@ -25,6 +25,7 @@ ingested, and the new generation is skipped (and recorded) unless asked otherwis
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
@@ -73,6 +74,10 @@ class Progress:
     """Whether the object is gzip: resuming one means inflating again from its start."""
     errors: list[dict[str, Any]] = field(default_factory=list)
     """The first failures over every invocation, for the partner's report."""
+    header: list[str] | None = None
+    """A CSV file's column names, read once from its first record."""
+    json_array: bool | None = None
+    """Whether a ``.json`` file is one JSON array (else NDJSON), told by its first character."""
 
 
 @dataclass
@@ -202,3 +207,33 @@ def register_content(store: DocumentStore, content: str | None, source: str) -> 
         store.save(content, {"source": source}, 0)
     except LedgerConflict:
         pass
+
+
+def reopen(store: DocumentStore, key: str) -> None:
+    """Forget how a file ended, so it is read again from line 1 (``ingest replay --force``)."""
+    document, generation = store.load(key)
+    if document is None:
+        return
+    entry = Entry.from_json(document)
+    if entry.status is Status.RUNNING and entry.lease_until > time.time():
+        raise LedgerConflict(f"{key} is being ingested right now; replay it once that is done")
+    fresh = Entry(Status.RUNNING, "", 0.0, Progress(started_at=entry.progress.started_at,
+                                                    invocations=entry.progress.invocations), entry.content_key)
+    store.save(key, fresh.to_json(), generation)
+
+
+class InMemoryDocuments:
+    """A ``DocumentStore`` that lives as long as the process: the ledger of a one-off local run."""
+
+    def __init__(self) -> None:
+        self._documents: dict[str, tuple[dict[str, Any], int]] = {}
+
+    def load(self, key: str) -> tuple[dict[str, Any] | None, int]:
+        document, generation = self._documents.get(key, (None, 0))
+        return (dict(document) if document is not None else None), generation
+
+    def save(self, key: str, document: dict[str, Any], generation: int) -> int:
+        if self._documents.get(key, (None, 0))[1] != generation:
+            raise LedgerConflict(f"{key} changed since generation {generation}")
+        self._documents[key] = (document, generation + 1)
+        return generation + 1

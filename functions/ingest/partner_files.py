@@ -15,12 +15,26 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator
 
 import orjson
 
+from ingest.contracts import input_field_types
+from ingest.decode import decode_line
 from ingest.errors import FailureKind, RecordError, TransientError
-from ingest.files import REPORTS_PREFIX, FileStore, LineStream, ObjectMissing, plan_object
+from ingest.files import (
+    REPORTS_PREFIX,
+    FileFormatError,
+    FileStore,
+    Format,
+    Line,
+    LineStream,
+    ObjectMissing,
+    ObjectPlan,
+    plan_object,
+)
+from ingest.formats import CsvRecords, JsonArrayElements
+from ingest.gzipstream import GzipError, GzipLimitExceeded
 from ingest.ledger import (
     Busy,
     Claim,
@@ -32,9 +46,10 @@ from ingest.ledger import (
     content_key,
     ledger_key,
     register_content,
+    reopen,
 )
 from ingest.logs import log
-from ingest.records import SourceRef
+from ingest.records import Record, SourceRef
 from ingest.sinks.audit import Counts, FileFacts
 from ingest.sinks.dead_letter import SAMPLES
 
@@ -50,13 +65,16 @@ class FileBusy(TransientError):
 
 
 def ingest_file(pipe: Pipeline, *, function: str, bucket: str, name: str, generation: int,
-                metadata: dict[str, Any], files: FileStore, invocation: str) -> Counts:
-    """What this invocation did; the whole file's counts are in its audit row once it is done."""
+                metadata: dict[str, Any], files: FileStore, invocation: str, plan: ObjectPlan | None = None,
+                force: bool = False) -> Counts:
+    """What this invocation did; the whole file's counts are in its audit row once it is done.
+    ``plan`` overrides what the object's name says (a local file); ``force`` reads a file again
+    even if it was done, or its content already ingested (``ingest replay --force``)."""
     started = datetime.now(timezone.utc)
     clock_start = time.monotonic()
     settings = pipe.settings
     source = SourceRef(kind="gcs", bucket=bucket, object=name, generation=generation)
-    plan = plan_object(name)
+    plan = plan or plan_object(name)
     if plan.ignored:
         log("INFO", "object_ignored", f"{name}: not a drop to ingest (archive or report prefix)", source=source.uri())
         return Counts()
@@ -71,6 +89,8 @@ def ingest_file(pipe: Pipeline, *, function: str, bucket: str, name: str, genera
         return pipe.reject_whole(function, contract, source, orjson.dumps(metadata),
                                  RecordError.at(FailureKind.OBJECT_MISSING, "$", str(error)))
     content = content_key(bucket, contract, info.md5, info.crc32c, info.size)
+    if force:
+        reopen(files.documents, ledger_key(bucket, name, generation))
     held = claim(files.documents, ledger_key(bucket, name, generation), invocation, settings.file_lease_s, content,
                  time.time, started)
     if isinstance(held, Finished):
@@ -82,7 +102,8 @@ def ingest_file(pipe: Pipeline, *, function: str, bucket: str, name: str, genera
                        "retry later")
     progress = held.progress
 
-    reprocess = settings.reingest_identical_files or info.metadata.get(REPROCESS_METADATA, "").lower() == "true"
+    reprocess = (force or settings.reingest_identical_files
+                 or info.metadata.get(REPROCESS_METADATA, "").lower() == "true")
     duplicate_of = None if reprocess or progress.line else already_ingested(files.documents, content, source.uri())
     if duplicate_of is not None:
         log("INFO", "file_skipped_identical", f"{source.uri()} has the content of {duplicate_of}: not ingested again",
@@ -95,7 +116,7 @@ def ingest_file(pipe: Pipeline, *, function: str, bucket: str, name: str, genera
 
     dead_letter = pipe.dead_letter_for(contract, started)
     try:
-        handed_over = _read(pipe, held, files, source, contract, dead_letter, started, clock_start)
+        handed_over = _read(pipe, held, files, source, contract, plan.format, dead_letter, started, clock_start)
     except TransientError:
         _let_go(held)
         raise
@@ -110,21 +131,23 @@ def ingest_file(pipe: Pipeline, *, function: str, bucket: str, name: str, genera
     return held.progress.counts
 
 
-def _read(pipe: Pipeline, held: Claim, files: FileStore, source: SourceRef, contract: str, dead_letter: Any,
-          started: datetime, clock_start: float) -> bool:
+def _read(pipe: Pipeline, held: Claim, files: FileStore, source: SourceRef, contract: str, file_format: Format,
+          dead_letter: Any, started: datetime, clock_start: float) -> bool:
     """Batches from where the file was left; True when the time budget ran out and a continuation
     was asked for."""
     settings = pipe.settings
     progress = held.progress
     assert source.bucket is not None and source.object is not None and source.generation is not None
     resume_plain = progress.offset and not progress.gzip
+    if file_format is Format.JSON and progress.json_array is None:
+        with files.open(source.bucket, source.object, source.generation) as stream:
+            progress.json_array = holds_array(_transient_reads(stream, source), settings)
     with files.open(source.bucket, source.object, source.generation,
                     progress.offset if resume_plain else 0) as stream:
-        lines = LineStream(_transient_reads(stream, source), max_line_bytes=settings.max_record_bytes,
-                           max_ratio=settings.max_decompression_ratio, first_line=progress.line,
-                           offset=progress.offset, skip=0 if resume_plain else progress.offset)
+        reader = FileRecords(_transient_reads(stream, source), file_format, contract, settings, progress,
+                             skip=0 if resume_plain else progress.offset)
         last_checkpoint = time.monotonic()
-        for number, batch in enumerate(_batches(lines, settings.file_batch_lines)):
+        for number, batch in enumerate(_batches(reader, settings.file_batch_lines)):
             if number and time.monotonic() - clock_start >= settings.file_time_budget_s:
                 # More to read, no time left: what this batch read is left to the continuation.
                 held.hand_over(progress)
@@ -133,10 +156,11 @@ def _read(pipe: Pipeline, held: Claim, files: FileStore, source: SourceRef, cont
                     "a continuation takes over", source=source.uri(), lines=progress.line,
                     invocation=progress.invocations, **progress.counts.as_row())
                 return True
-            records = [pipe.line_record(line, source) for line in batch]
+            records = [record_of(line, source, settings) for line in batch]
             counts = pipe.write_batch(contract, records, started, dead_letter)
             progress.counts.add(counts)
-            progress.line, progress.offset, progress.gzip = batch[-1].number, batch[-1].end, lines.gzip
+            progress.line, progress.offset = batch[-1].ends_on, batch[-1].end
+            progress.gzip, progress.header = reader.gzip, reader.header
             progress.errors = (progress.errors + dead_letter.samples)[:SAMPLES]
             dead_letter.samples.clear()
             if time.monotonic() - last_checkpoint >= settings.file_checkpoint_s:
@@ -157,7 +181,75 @@ def _let_go(held: Claim) -> None:
         log("WARNING", "file_release_failed", str(error))
 
 
-def _batches(lines: LineStream, size: int) -> Any:
+class FileRecords:
+    """The records of a file in its format, from where ``progress`` says the last invocation stopped;
+    a file that cannot be read further in its format ends with one broken ``Line``. Also what
+    ``ingest validate`` reads a local file with, so a dry run is the function's own path."""
+
+    def __init__(self, read: Callable[[int], bytes], file_format: Format, contract: str, settings: Any,
+                 progress: Progress, skip: int = 0) -> None:
+        self._lines = LineStream(read, max_line_bytes=settings.max_record_bytes,
+                                 max_ratio=settings.max_decompression_ratio, first_line=progress.line,
+                                 offset=progress.offset, skip=skip, keep_blank=file_format is Format.CSV)
+        self._csv: CsvRecords | None = None
+        self._records: Iterable[Line] = self._lines
+        if file_format is Format.CSV:
+            self._records = self._csv = CsvRecords(self._lines, input_field_types(settings.schemas_dir, contract),
+                                                   progress.header, settings.max_record_bytes)
+        elif file_format is Format.JSON and progress.json_array:
+            self._records = JsonArrayElements(self._lines, first_line=progress.line, resumed=progress.line > 0,
+                                              max_record_bytes=settings.max_record_bytes)
+
+    @property
+    def gzip(self) -> bool:
+        return self._lines.gzip
+
+    @property
+    def header(self) -> list[str] | None:
+        return self._csv.header if self._csv is not None else None
+
+    def __iter__(self) -> Iterator[Line]:
+        try:
+            yield from self._records
+        except FileFormatError as error:
+            yield Line(error.line, b"", 0, self._lines.position, broken=error)
+
+
+def record_of(line: Line, source: SourceRef, settings: Any) -> Record:
+    """A file's unit (a line, a CSV record, an array element, or where the file broke) as a record
+    at its line: what ``prepare`` takes."""
+    located = source.at(line_number=line.number)
+    if isinstance(line.broken, ObjectMissing):
+        return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
+            FailureKind.OBJECT_MISSING, "$", f"{line.broken}; every line before this one was read"))
+    if line.decoded:
+        return Record(raw=line.data, source=located, value=line.value, error=line.error, size=line.length)
+    if line.broken is not None:
+        setting = (f" (MAX_DECOMPRESSION_RATIO={settings.max_decompression_ratio:g})"
+                   if isinstance(line.broken, GzipLimitExceeded) else "")
+        return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
+            FailureKind.UNDECODABLE_FILE, "$", f"reading stopped in this line: {line.broken}{setting}; "
+            "every line before it was read, the rest of the file was not"))
+    if line.length > settings.max_record_bytes:
+        return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
+            FailureKind.OVERSIZED, "$", f"line is {line.length} bytes, above "
+            f"MAX_RECORD_BYTES={settings.max_record_bytes}"))
+    return decode_line(line.data, located, settings.max_record_bytes)
+
+
+def holds_array(read: Callable[[int], bytes], settings: Any) -> bool:
+    """A ``.json`` file is one JSON array when its first character is ``[``, else NDJSON."""
+    lines = LineStream(read, max_line_bytes=settings.max_record_bytes, max_ratio=settings.max_decompression_ratio)
+    try:
+        for chunk in lines.chunks():
+            if start := chunk.lstrip():
+                return start[:1] == b"["
+    except (GzipError, ObjectMissing):
+        return False  # then read as lines: the break is recorded where it happens
+    return False
+
+
+def _batches(lines: Iterable[Line], size: int) -> Any:
     batch = []
     for line in lines:
         batch.append(line)

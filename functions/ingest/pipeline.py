@@ -21,11 +21,10 @@ import orjson
 from ingest import contracts
 from ingest.config import Settings
 from ingest.consent import Action, Signal, check_policies, load_policy
-from ingest.decode import decode_line, split_message
+from ingest.decode import split_message
 from ingest.enrich.reference import ReferenceData, ReferenceSnapshot
 from ingest.errors import FailureKind, RecordError, TransientError
-from ingest.files import FileStore, Line, ObjectMissing
-from ingest.gzipstream import GzipLimitExceeded
+from ingest.files import FileStore, ObjectPlan
 from ingest.ledger import Progress
 from ingest.logs import log
 from ingest.partner_files import ingest_file
@@ -193,22 +192,23 @@ class Pipeline:
         dead_letter = self.dead_letter_for(contract, started, attributes)
         records = split_message(data, source, self.settings)
         prepared = prepare(contract, records, self.settings, received_at=started, publish_time=publish_time,
-                           attributes=attributes, reference=self._snapshot(), dead_letter=dead_letter)
+                           attributes=attributes, reference=self.reference_snapshot(), dead_letter=dead_letter)
         counts = self._write(contract, prepared)
         self._finish(function, contract, source, counts, dead_letter, started)
         return counts
 
     def ingest_object(self, *, function: str, bucket: str, name: str, generation: int,
-                      metadata: dict[str, Any], files: FileStore, invocation: str) -> Counts:
+                      metadata: dict[str, Any], files: FileStore, invocation: str, plan: ObjectPlan | None = None,
+                      force: bool = False) -> Counts:
         """A dropped file, exactly once per generation (``ingest.partner_files``): what this
         invocation did."""
         return ingest_file(self, function=function, bucket=bucket, name=name, generation=generation,
-                           metadata=metadata, files=files, invocation=invocation)
+                           metadata=metadata, files=files, invocation=invocation, plan=plan, force=force)
 
     def write_batch(self, contract: str, records: list[Record], received_at: datetime,
                     dead_letter: DeadLetter) -> Counts:
         """One batch of a file's records, prepared and written (dead letter included)."""
-        prepared = prepare(contract, records, self.settings, received_at=received_at, reference=self._snapshot(),
+        prepared = prepare(contract, records, self.settings, received_at=received_at, reference=self.reference_snapshot(),
                            dead_letter=dead_letter)
         return self._write(contract, prepared)
 
@@ -286,22 +286,6 @@ class Pipeline:
             contract=contract, source=batch, balanced=counts.balanced(), **counts.as_row(),
             duration_ms=round((finished - started).total_seconds() * 1000, 1))
 
-    def _snapshot(self) -> ReferenceSnapshot | None:
+    def reference_snapshot(self) -> ReferenceSnapshot | None:
+        """The reference data to join now (refreshed after its TTL), if any is configured."""
         return self.reference.snapshot() if self.reference is not None else None
-
-    def line_record(self, line: Line, source: SourceRef) -> Record:
-        located = source.at(line_number=line.number)
-        if isinstance(line.broken, ObjectMissing):
-            return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
-                FailureKind.OBJECT_MISSING, "$", f"{line.broken}; every line before this one was read"))
-        if line.broken is not None:
-            setting = (f" (MAX_DECOMPRESSION_RATIO={self.settings.max_decompression_ratio:g})"
-                       if isinstance(line.broken, GzipLimitExceeded) else "")
-            return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
-                FailureKind.UNDECODABLE_FILE, "$", f"reading stopped in this line: {line.broken}{setting}; "
-                "every line before it was read, the rest of the file was not"))
-        if line.length > self.settings.max_record_bytes:
-            return Record(raw=line.data, source=located, size=line.length, error=RecordError.at(
-                FailureKind.OVERSIZED, "$", f"line is {line.length} bytes, above "
-                f"MAX_RECORD_BYTES={self.settings.max_record_bytes}"))
-        return decode_line(line.data, located, self.settings.max_record_bytes)

@@ -28,8 +28,12 @@ def _run_check(bq, names, name: str) -> list[dict]:
     return [dict(row) for row in bq.query(sql).result()]
 
 
+TODAY = int(datetime.now(timezone.utc).timestamp() * 1_000_000)
+"""Events of today: inside the partition window of the documented checks, so they are checked."""
+
+
 def _marked(marker: str, i: int, **changes) -> dict:
-    return event(i, user_pseudo_id=f"{marker}-{i}", **changes)
+    return event(i, user_pseudo_id=f"{marker}-{i}", **{"event_timestamp": TODAY - i, **changes})
 
 
 def test_99_valid_events_and_one_poison_give_99_rows_and_one_error(functions, publisher, query):

@@ -310,10 +310,61 @@ CASES: list[Case] = [
          ndjson(event(1), b'{"x":"' + b"z" * 70_000 + b'"}', event(2)), lines(ROW, K.OVERSIZED, ROW),
          object_name="events/long.ndjson"),
     Case("unknown prefix", "ingest_file", dumps(event(1)), whole(K.UNKNOWN_CONTRACT), object_name="misc/a.ndjson"),
-    Case("unsupported format", "ingest_file", b"a,b\n1,2", whole(K.UNSUPPORTED_FORMAT), object_name="events/a.csv"),
+    Case("unsupported format", "ingest_file", b"PK\x03\x04", whole(K.UNSUPPORTED_FORMAT),
+         object_name="events/a.xlsx"),
     Case("file events: a denied, a duplicate, a poison", "ingest_file",
          ndjson(event(1), event(2, **DENIED), event(1), raw_event(nested(300), 3), event(4)),
          lines(ROW, DROPPED, DUPLICATE, K.INVALID_VALUE, ROW), object_name="events/mixed.ndjson"),
+    # --- CSV files -----------------------------------------------------------------------------------
+    Case("CSV: quoting, embedded newlines, JSON cells, empty cells, bad rows", "ingest_file",
+         b"event_type,inserted_at,user_id,screen_width,metadata,pathname\r\n"
+         b'track,2026-11-20T08:30:00Z,u-1,1920,"{""a"": [1, 2]}",/offres\r\n'
+         b'page_view,2026-11-20T08:31:00Z,u-2,,,"/a, b\r\n(two lines)"\r\n'
+         b"click,2026-11-20T08:32:00Z,u-3,1,,/x\r\n"
+         b"track,2026-11-20T08:33:00Z,u-4,1,,/x,one cell too many\r\n"
+         b"track,2026-11-20T08:34:00Z,u-5,wide,,/x\r\n"
+         b"track,2026-11-20T08:35:00Z,caf\xe9,1,,/x\r\n"
+         b"\r\n"
+         b"identify_user,2026-11-20T08:36:00Z,u-6,,,/last\r\n",
+         ((2, ROW), (3, ROW), (5, K.SCHEMA_VIOLATION), (6, K.INVALID_CSV), (7, K.SCHEMA_VIOLATION),
+          (8, K.INVALID_CSV), (10, ROW)), object_name="userpilot/export.csv",
+         raw={6: b"track,2026-11-20T08:33:00Z,u-4,1,,/x,one cell too many"}),
+    Case("CSV: an unbalanced quote runs to the end of the file", "ingest_file",
+         b"event_type,inserted_at\ntrack,2026-11-20T08:30:00Z\ntrack,\"2026-11-20\npage_view,x\n",
+         ((2, ROW), (3, K.INVALID_CSV)), object_name="userpilot/quote.csv"),
+    Case("CSV: a header naming a column twice is one error for the file", "ingest_file",
+         b"event_type,event_type\ntrack,track\n", ((1, K.UNDECODABLE_FILE),), object_name="userpilot/dup.csv"),
+    Case("CSV: gzip in two members, events with typed cells", "ingest_file",
+         gzip.compress(b"event_name,event_timestamp,user_pseudo_id,privacy_info,ga_session_number\n"
+                       b'page_view,1763900000123456,csv-1,"{""analytics_storage"": ""Yes""}",3\n')
+         + gzip.compress(b'page_view,2026-11-23T10:00:00Z,csv-2,"{""analytics_storage"": ""Yes""}",00\n'
+                         b'page_view,2026-11-23T10:00:00Z,csv-3,"{""analytics_storage"": ""No""}",1\n'),
+         ((2, ROW), (3, ROW), (4, DROPPED)), object_name="events/typed.csv.gz"),
+    Case("CSV: only a header", "ingest_file", b"event_type,inserted_at\n", (), object_name="userpilot/empty.csv"),
+
+    # --- JSON-array files --------------------------------------------------------------------------------
+    Case("JSON array, pretty-printed, an invalid element kept as sent", "ingest_file",
+         b'[\n  {"event_type": "track", "inserted_at": "2026-11-20T08:30:00Z", "user_id": "j-1"},\n'
+         b'  {"event_type": "nope", "a": 1, "a": 2},\n'
+         b'  {\n    "event_type": "page_view",\n    "inserted_at": "2026-11-20T08:31:00Z"\n  }\n]\n',
+         ((2, ROW), (3, K.SCHEMA_VIOLATION), (4, ROW)), object_name="userpilot/export.json",
+         raw={3: b'{"event_type": "nope", "a": 1, "a": 2}'}),
+    Case("JSON array broken in the middle: what came before lands, the break once", "ingest_file",
+         b'[{"event_type": "track", "inserted_at": "2026-11-20T08:30:00Z"},\n'
+         b'{"event_type": "track", "inserted_at": "2026-11-20T08:31:00Z"},\n'
+         b'{"event_type": "track", "inserted_at": \n]', ((1, ROW), (2, ROW), (3, K.UNDECODABLE_FILE)),
+         object_name="userpilot/broken.json"),
+    Case("JSON array followed by garbage", "ingest_file",
+         b'[{"event_type": "track", "inserted_at": "2026-11-20T08:30:00Z"}]\n{"more": 1}\n',
+         ((1, ROW), (2, K.UNDECODABLE_FILE)), object_name="userpilot/garbage.json"),
+    Case("JSON array, gzip, of events with NaN inside an element", "ingest_file",
+         gzip.compress(b"[" + dumps(event(1)) + b",\n" + dumps(event(2)).replace(b"1763900000123456", b"NaN")
+                       + b",\n" + dumps(event(3)) + b"]"), ((1, ROW), (2, K.INVALID_JSON), (3, ROW)),
+         object_name="events/nan.json.gz"),
+    Case("a .json file of NDJSON", "ingest_file", ndjson(event(1), event(2)), lines(ROW, ROW),
+         object_name="events/lines.json"),
+    Case("an empty JSON array", "ingest_file", b"  [ ]  ", (), object_name="events/none.json"),
+
     Case("file logs: the same bare log on two lines is two logs", "ingest_file",
          ndjson(BARE_LOG, BARE_LOG, {"message": "Other kind"}), lines(ROW, ROW, SKIPPED),
          object_name="logs/app.ndjson"),

@@ -85,20 +85,22 @@ def test_a_decompression_bomb_file_stops_at_its_ratio():
     assert len(lines) < 700_000  # stopped early: about 100 × 9 kB + the slack, not 3 M lines
 
 
-@pytest.mark.parametrize("name,contract,problem", [
-    ("events/2026/11/23/a.ndjson", "pro_event", None),
-    ("logs/x.jsonl.gz", "pro_log", None),
-    ("userpilot/export.json", "userpilot_event", None),
-    ("userpilot/export.csv", "userpilot_event", "unsupported_format"),
-    ("other/a.ndjson", None, "unknown_contract"),
-    ("a.ndjson", None, "unknown_contract"),
+@pytest.mark.parametrize("name,contract,problem,file_format", [
+    ("events/2026/11/23/a.ndjson", "pro_event", None, "ndjson"),
+    ("logs/x.jsonl.gz", "pro_log", None, "ndjson"),
+    ("userpilot/export.json", "userpilot_event", None, "json"),
+    ("userpilot/export.CSV.gz", "userpilot_event", None, "csv"),
+    ("userpilot/export.xlsx", "userpilot_event", "unsupported_format", "ndjson"),
+    ("other/a.ndjson", None, "unknown_contract", "ndjson"),
+    ("a.ndjson", None, "unknown_contract", "ndjson"),
 ])
-def test_object_name_picks_the_contract(name, contract, problem):
+def test_object_name_picks_the_contract_and_the_format(name, contract, problem, file_format):
     plan = plan_object(name)
     assert plan.contract == contract and plan.kind == problem and not plan.ignored
+    assert plan.format == file_format
 
 
-@pytest.mark.parametrize("name", ["processed/events/a.ndjson", "quarantine/x.csv"])
+@pytest.mark.parametrize("name", ["processed/events/a.ndjson", "quarantine/x.csv", "reports/events/a.json#3.json"])
 def test_archive_prefixes_are_ignored_not_dead_lettered(name):
     plan = plan_object(name)
     assert plan.ignored and plan.problem is None

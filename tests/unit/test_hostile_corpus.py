@@ -101,4 +101,4 @@ def test_the_corpus_covers_every_class_of_the_issue():
     expected = {o for case in CASES for _, o in case.outcomes}
     assert {ROW, DROPPED, SKIPPED, DUPLICATE} <= expected
     assert set(FailureKind) - expected == {FailureKind.INTERNAL_ERROR, FailureKind.REJECTED_BY_BIGQUERY,
-                                           FailureKind.OBJECT_MISSING, FailureKind.UNDECODABLE_FILE}
+                                           FailureKind.OBJECT_MISSING}

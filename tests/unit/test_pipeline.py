@@ -195,7 +195,7 @@ def test_unknown_prefix_and_format_are_recorded_not_read():
     pipe, writer = _pipe()
     files = MemoryFiles()  # holds no object: reading one would fail the test
     ingest(pipe, "misc/x.ndjson", files=files)
-    ingest(pipe, "events/x.csv", files=files)
+    ingest(pipe, "events/x.xlsx", files=files)
     types = sorted(e["error_type"] for e in writer.rows("ingestion_errors"))
     assert types == ["unknown_contract", "unsupported_format"]
 

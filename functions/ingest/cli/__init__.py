@@ -28,3 +28,14 @@ def show_settings() -> None:
         sys.exit(2)
     for name, value in vars(current).items():
         click.echo(f"{name} = {'(secret)' if name == 'pseudonymisation_key' and value else value}")
+
+
+def _register() -> None:
+    from ingest.cli.dead_letter import dead_letter
+    from ingest.cli.files import replay, validate
+
+    for command in (validate, replay, dead_letter):
+        main.add_command(command)
+
+
+_register()
