@@ -32,7 +32,7 @@ locals {
 
   # ingest.errors.FailureKind, the keys of `error_types` (tests/infra keeps them equal).
   failure_kinds = [
-    "invalid_json", "schema_violation", "invalid_value", "oversized", "oversized_message", "undecodable_message",
+    "invalid_json", "invalid_csv", "schema_violation", "invalid_value", "oversized", "oversized_message", "undecodable_message",
     "undecodable_file", "rejected_by_bigquery", "unknown_contract", "unsupported_format", "object_missing",
     "internal_error",
   ]

@@ -1,15 +1,13 @@
-"""Look at, replay and re-run what the functions could not process, locally and in production.
+"""Look at and replay the messages no invocation could finish, locally and in production.
 
   show SUBSCRIPTION            one JSON line per message held in a dead-letter hold subscription
                                (``<source>-dead-letter-hold``); the messages stay held
   replay SUBSCRIPTION --topic  publish each held message again (data and attributes as sent), and
                                acknowledge it in the hold subscription only once the topic took it
   discard SUBSCRIPTION         acknowledge what is held, printing it (after a re-run of its files)
-  rerun-file gs://BUCKET/NAME  rewrite the object in place: a new generation, so a new finalize
-                               event and a new ingestion of the whole file
 
-The Pub/Sub and Cloud Storage clients find their endpoints as usual: PUBSUB_EMULATOR_HOST and
-STORAGE_EMULATOR_HOST on the local stack, Application Default Credentials in a project. The
+The Pub/Sub client finds its endpoint as usual: PUBSUB_EMULATOR_HOST on the local stack,
+Application Default Credentials in a project. (Files are re-run with ``ingest replay --force``.) The
 project is --project, else GCP_PROJECT / GOOGLE_CLOUD_PROJECT. docs/runbook.md says when to use
 which; replaying is safe because rows carry deterministic insertIds, but replay only once the cause
 is fixed, or the messages come back to the hold subscription after every attempt.
@@ -26,7 +24,7 @@ from typing import Any, Iterator
 
 import orjson
 from google.api_core import exceptions as gexc
-from google.cloud import pubsub_v1, storage
+from google.cloud import pubsub_v1
 
 DEAD_LETTER_ATTRIBUTES = "CloudPubSubDeadLetter"
 """Prefix of the attributes Pub/Sub adds when it forwards a message to a dead-letter topic."""
@@ -136,20 +134,6 @@ def discard(project: str, subscription: str, limit: int) -> int:
     return 0
 
 
-def rerun_file(project: str, uri: str) -> int:
-    if not uri.startswith("gs://") or "/" not in uri[len("gs://"):]:
-        raise SystemExit(f"error: {uri!r} is not gs://BUCKET/OBJECT")
-    bucket_name, _, name = uri[len("gs://"):].partition("/")
-    bucket = storage.Client(project=project).bucket(bucket_name)
-    blob = bucket.get_blob(name)
-    if blob is None:
-        raise SystemExit(f"error: {uri} does not exist")
-    rewritten = bucket.copy_blob(blob, bucket, name)
-    print(orjson.dumps({"object": uri, "generation": rewritten.generation, "previous_generation": blob.generation}
-                       ).decode())
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.dead_letters", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -161,16 +145,13 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--limit", type=int, default=100)
         if name == "replay":
             command.add_argument("--topic", required=True, help="where the function reads, e.g. tracking-events")
-    commands.add_parser("rerun-file").add_argument("uri", help="gs://BUCKET/OBJECT")
     args = parser.parse_args(argv)
     project = _project(args.project)
     if args.command == "show":
         return show(project, args.subscription, args.limit)
     if args.command == "replay":
         return replay(project, args.subscription, args.topic, args.limit)
-    if args.command == "discard":
-        return discard(project, args.subscription, args.limit)
-    return rerun_file(project, args.uri)
+    return discard(project, args.subscription, args.limit)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import pytest
 
 from tests.integration.conftest import CFG, FAULTY_TOPIC, eventually
 from tools import provision
+from tools.local_run import function_env
 
 REPO = Path(__file__).resolve().parents[2]
 RUNBOOK = REPO / "docs" / "runbook.md"
@@ -60,7 +61,7 @@ def test_every_block_is_run_here_or_marked_production_only():
     text = RUNBOOK.read_text()
     blocks = _blocks()
     assert text.count("```") == 2 * sum(len(v) for v in blocks.values()), "a block without a marker"
-    assert {"environment", "show-held", "replay", "rerun-file", "discard"} <= set(blocks["run"])
+    assert {"environment", "show-held", "replay", "rerun-file", "discard", "records-replay"} <= set(blocks["run"])
     for code in blocks["production only"].values():
         commands = [c for c in re.split(r"\n(?!\s)", code.strip()) if c]
         assert all(c.startswith("gcloud logging read") for c in commands), (
@@ -113,17 +114,21 @@ def test_a_message_that_always_fails_is_held_found_by_the_runbook_and_replayed(f
     assert not held(), "replayed messages leave the hold subscription"
 
 
-def test_a_file_is_rerun_and_held_notifications_discarded(functions, bucket, publisher, query):
-    name = f"userpilot/{uuid.uuid4().hex[:8]}/export.ndjson"
-    example = (REPO / "schemas/userpilot_event/examples/interaction.pass.json").read_bytes()
-    bucket.blob(name).upload_from_string(example.strip() + b"\n")
+def test_a_file_is_rerun_and_held_notifications_discarded(stack, names, functions, bucket, publisher, query):
+    marker = f"rr-{uuid.uuid4().hex[:8]}"
+    name = f"userpilot/{marker}/export.ndjson"
+    example = orjson.loads((REPO / "schemas/userpilot_event/examples/interaction.pass.json").read_bytes())
+    bucket.blob(name).upload_from_string(orjson.dumps({**example, "user_id": marker}) + b"\n")
     source = f"gs://{CFG.bucket}/{name}"
-    [first] = eventually(lambda: query("SELECT * FROM ingestion_audit WHERE STARTS_WITH(source, @s)", s=source))
-    [line] = [orjson.loads(line) for line in _run("rerun-file", OBJECT=source)]
-    assert line["previous_generation"] != line["generation"]
-    audits = eventually(lambda: len(a := query("SELECT * FROM ingestion_audit WHERE STARTS_WITH(source, @s)",
-                                               s=source)) == 2 and a)
-    assert {a["source"] for a in audits} == {first["source"], f"{source}#{line['generation']}"}
+
+    def landed() -> list[dict]:
+        return query("SELECT * FROM userpilot_event WHERE inserted_at >= TIMESTAMP('2000-01-01') AND user_id = @u",
+                     u=marker)
+
+    eventually(landed)
+    out = _run("rerun-file", **function_env(stack.env(), names, CFG), OBJECT=source)
+    assert out[-1].startswith(f"{source}: ") and orjson.loads(out[-1].split(": ", 1)[1])["rows_sent"] == 1, out
+    assert len(landed()) == 1, "read again at the same positions: nothing written twice"
 
     hold = provision.hold_subscription(provision.PARTNER_DROPS)
     dead = publisher.topic_path(CFG.project, provision.dead_letter_topic(provision.PARTNER_DROPS))
@@ -131,6 +136,18 @@ def test_a_file_is_rerun_and_held_notifications_discarded(functions, bucket, pub
     discarded = [orjson.loads(line) for line in _run("discard", HOLD=hold)]
     assert [d["attributes"]["objectId"] for d in discarded] == [name]
     assert _run("show-held", HOLD=hold) == []
+
+
+def test_dead_lettered_records_are_listed_then_replayed(stack, names, functions, publisher, query):
+    since = datetime.now(timezone.utc).isoformat()
+    message_id = publisher.publish(publisher.topic_path(CFG.project, "tracking-events"), b"{not json").result()
+    eventually(lambda: query("SELECT * FROM ingestion_errors WHERE source.message_id = @m", m=message_id))
+    env = {**function_env(stack.env(), names, CFG), "SINCE": since}
+    listed = _run("records-dry-run", **env)
+    assert any("invalid_json" in line for line in listed), listed
+    _run("records-replay", **env)  # the record is still not JSON: replayed, still failing, exit 1 allowed
+    replays = query("SELECT * FROM ingestion_replays WHERE replayed_at >= TIMESTAMP(@s)", s=since)
+    assert replays, "the replay is recorded"
 
 
 @pytest.mark.parametrize("name", ["recent-invocations", "last-ingested", "dead-letter-by-type"])
