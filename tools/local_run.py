@@ -81,8 +81,10 @@ def up(cfg: emulators.StackConfig, names: LocalNames) -> emulators.Stack:
     provision.create_routes(cfg.project, [
         provision.Route(names.events_topic, f"http://127.0.0.1:{names.ports['ingest_events']}/"),
         provision.Route(names.logs_topic, f"http://127.0.0.1:{names.ports['ingest_logs']}/"),
-        provision.Route(cfg.notification_topic, f"http://127.0.0.1:{names.ports['ingest_file']}/"),
-        provision.Route(FILE_TASKS_TOPIC, f"http://127.0.0.1:{names.ports['ingest_file']}/"),
+        provision.Route(cfg.notification_topic, f"http://127.0.0.1:{names.ports['ingest_file']}/",
+                        provision.PARTNER_DROPS),
+        # Continuations dead-letter with the bucket's notifications, as in production.
+        provision.Route(FILE_TASKS_TOPIC, f"http://127.0.0.1:{names.ports['ingest_file']}/", provision.PARTNER_DROPS),
     ])
     print(f"stack up in {time.monotonic() - started:.1f}s: dataset {cfg.project}.{names.dataset} "
           f"with {', '.join(tables)}; topics {names.events_topic}, {names.logs_topic}; bucket gs://{cfg.bucket}")
