@@ -152,7 +152,7 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
             continue
         except Exception as error:  # a bug must cost one record, never the whole batch
             log("ERROR", "record_failed", f"{type(error).__name__}: {error}", contract=contract,
-                source=record.source.uri(), traceback=traceback.format_exc())
+                source=record.source.uri(), stack_trace=traceback.format_exc())
             counts.dead_lettered += 1
             dead_letter.add(record.raw, record.source, RecordError.at(
                 FailureKind.INTERNAL_ERROR, "$", f"{type(error).__name__}: {error}"), record.size,

@@ -374,7 +374,7 @@ def test_a_bug_on_one_record_is_an_internal_error_for_that_record_only(monkeypat
     assert error["error_type"] == "internal_error" and error["source"]["record_index"] == 2
     assert orjson.loads(error["raw_payload"])["user_pseudo_id"] == "corpus-2"
     logged = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert any(entry["event"] == "record_failed" and "KeyError" in entry["traceback"] for entry in logged)
+    assert any(entry["event"] == "record_failed" and "KeyError" in entry["stack_trace"] for entry in logged)
 
 
 # --- caches are bounded in bytes ---------------------------------------------------------------------------
