@@ -55,7 +55,7 @@ print("duckdb extensions installed:", ", ".join(sorted(installed)))
 endef
 export INSTALL_DUCKDB_EXTENSIONS
 
-.PHONY: help setup up down status run activities docs schema-check test test-unit bench bundle lint clean
+.PHONY: help setup up down status run activities docs schema-check test test-unit bench bench-files bench-memory bundle lint clean
 
 help: ## List the targets (default)
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z_-]+:[^#]*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -132,6 +132,12 @@ test-unit: $(VENV_STAMP) ## Run only the unit and contract tests (no emulators)
 bench: $(VENV_STAMP) ## Print single-core throughput of the record path and of the enrichment rules
 	$(VENV)/bin/python -m benchmarks.pipeline_bench
 	$(VENV)/bin/python benchmarks/enrich_bench.py
+
+bench-files: $(VENV_STAMP) ## A 1 GiB partner file (plain and gzip) through ingest_file: lines/s and peak RSS (minutes)
+	$(VENV)/bin/python -m benchmarks.file_bench
+
+bench-memory: $(VENV_STAMP) ## Peak RSS of one instance under hostile messages and long distinct cache keys
+	$(VENV)/bin/python -m benchmarks.memory_bench
 
 bundle: $(VENV_STAMP) ## Build the deployable function bundle
 	$(VENV)/bin/python -m tools.bundle

@@ -20,6 +20,7 @@ from flask import has_request_context, request
 from ingest import clients, envelopes
 from ingest.config import settings
 from ingest.errors import RecordError
+from ingest.invocation import handler
 from ingest.logs import log
 
 settings()
@@ -46,18 +47,21 @@ def _reject_envelope(event: CloudEvent, function: str, contract: str | None, err
 
 
 @functions_framework.cloud_event
+@handler("pro_event")
 def ingest_events(event: CloudEvent) -> None:
     """Tracking events (pro_event) from Pub/Sub: one event, a JSON array, or NDJSON per message."""
     _ingest_pubsub(event, "ingest_events", "pro_event", settings().events_topic)
 
 
 @functions_framework.cloud_event
+@handler("pro_log")
 def ingest_logs(event: CloudEvent) -> None:
     """Backend logs (pro_log) from Pub/Sub: LogEntry exports of a log sink, or bare payloads."""
     _ingest_pubsub(event, "ingest_logs", "pro_log", settings().logs_topic)
 
 
 @functions_framework.cloud_event
+@handler()
 def ingest_file(event: CloudEvent) -> None:
     """Partner files: Cloud Storage finalize via Eventarc, a bucket notification via Pub/Sub, or a
     continuation of a file that outlived one invocation (FILE_TASKS_TOPIC)."""

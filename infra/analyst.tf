@@ -140,6 +140,27 @@ resource "google_service_account_iam_member" "activity_builder_token_creator" {
   member             = local.datatransfer_service_agent
 }
 
+# The deploy account (iam.tf) manages this scheduled query, and names the builder as its
+# identity: transfer permissions only (no BigQuery admin), and actAs on that one account.
+resource "google_project_iam_custom_role" "scheduled_query_manager" {
+  role_id     = "eventIngestionScheduledQueryManager"
+  title       = "event-ingestion scheduled query manager"
+  description = "Create, update and delete the user_activity scheduled query (a BigQuery Data Transfer config)."
+  permissions = ["bigquery.transfers.get", "bigquery.transfers.update"]
+}
+
+resource "google_project_iam_member" "deploy_scheduled_query_manager" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.scheduled_query_manager.id
+  member  = google_service_account.deploy.member
+}
+
+resource "google_service_account_iam_member" "deploy_acts_as_activity_builder" {
+  service_account_id = google_service_account.activity_builder.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.deploy.member
+}
+
 resource "google_bigquery_data_transfer_config" "user_activity" {
   display_name         = "user_activity build"
   location             = var.bigquery_location
@@ -158,5 +179,7 @@ resource "google_bigquery_data_transfer_config" "user_activity" {
     google_bigquery_table_iam_member.activity_builder_writer,
     google_project_iam_member.activity_builder_job_user,
     google_service_account_iam_member.activity_builder_token_creator,
+    google_project_iam_member.deploy_scheduled_query_manager,
+    google_service_account_iam_member.deploy_acts_as_activity_builder,
   ]
 }

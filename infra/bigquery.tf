@@ -13,9 +13,17 @@ locals {
     dirname(f) => jsondecode(file("${local.schemas_dir}/${f}"))
   }
 
-  partition_expiration_ms = (
-    var.partition_expiration_days == null ? null : var.partition_expiration_days * 86400000
-  )
+  # Days each table keeps a partition: the dead letter, whose rows hold raw payloads, for
+  # var.dead_letter_retention_days; every other table for var.partition_expiration_days (null:
+  # forever).
+  dead_letter_table = "ingestion_errors"
+  partition_expiration_ms = {
+    for name, t in local.tables : name => (
+      name == local.dead_letter_table ? var.dead_letter_retention_days * 86400000 : (
+        var.partition_expiration_days == null ? null : var.partition_expiration_days * 86400000
+      )
+    )
+  }
 }
 
 resource "google_bigquery_dataset" "main" {
@@ -44,7 +52,7 @@ resource "google_bigquery_table" "main" {
   time_partitioning {
     type          = each.value.time_partitioning.type
     field         = each.value.time_partitioning.field
-    expiration_ms = local.partition_expiration_ms
+    expiration_ms = local.partition_expiration_ms[each.key]
   }
 
   #checkov:skip=CKV_GCP_80:Google-managed encryption at rest; CMEK would need a Cloud KMS key and service-agent grants per environment, out of scope for this stack.

@@ -3,11 +3,14 @@
 # (iam.tf). The same source archive (bundle.tf) serves all three.
 
 locals {
-  # Entry point => trigger. `source_name` names the function's dead-letter topic.
+  # Entry point => trigger. `source_name` names the function's dead-letter topic;
+  # `contracts` are the tables it writes besides the dead letter and the audit
+  # (main.py's @handler contracts; ingest_file: every prefix of ingest/files.py).
   functions = {
     ingest_events = {
       description   = "Tracking events published to ${var.events_topic_name} -> ${var.dataset_id}.pro_event"
       source_name   = var.events_topic_name
+      contracts     = ["pro_event"]
       event_type    = "google.cloud.pubsub.topic.v1.messagePublished"
       pubsub_topic  = google_pubsub_topic.main["events"].id
       event_filters = {}
@@ -15,6 +18,7 @@ locals {
     ingest_logs = {
       description   = "Backend logs published to ${var.logs_topic_name} -> ${var.dataset_id}.pro_log"
       source_name   = var.logs_topic_name
+      contracts     = ["pro_log"]
       event_type    = "google.cloud.pubsub.topic.v1.messagePublished"
       pubsub_topic  = google_pubsub_topic.main["logs"].id
       event_filters = {}
@@ -22,6 +26,7 @@ locals {
     ingest_file = {
       description   = "Files dropped in gs://${local.partner_bucket_name} -> the table their prefix names"
       source_name   = "partner-drops"
+      contracts     = ["pro_event", "pro_log", "userpilot_event"]
       event_type    = "google.cloud.storage.object.v1.finalized"
       pubsub_topic  = null
       event_filters = { bucket = google_storage_bucket.partner_drops.name }
@@ -110,11 +115,15 @@ resource "google_cloudfunctions2_function" "main" {
     service_account_email            = google_service_account.function[each.key].email
     environment_variables            = local.function_environment
 
-    secret_environment_variables {
-      key        = "PSEUDONYMISATION_KEY"
-      project_id = var.project_id
-      secret     = google_secret_manager_secret.pseudonymisation_key.secret_id
-      version    = var.pseudonymisation_key_version
+    # Only where a contract's policy pseudonymises (iam.tf, local.key_functions).
+    dynamic "secret_environment_variables" {
+      for_each = contains(keys(local.key_functions), each.key) ? ["PSEUDONYMISATION_KEY"] : []
+      content {
+        key        = secret_environment_variables.value
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.pseudonymisation_key.secret_id
+        version    = var.pseudonymisation_key_version
+      }
     }
   }
 
@@ -137,8 +146,9 @@ resource "google_cloudfunctions2_function" "main" {
   }
 
   depends_on = [
-    google_bigquery_dataset_iam_member.function_data_editor,
+    google_bigquery_dataset_iam_member.function_metadata_viewer,
     google_bigquery_table.main,
+    google_bigquery_table_iam_member.function_row_writer,
     google_project_iam_member.build,
     google_project_iam_member.function_event_receiver,
     google_project_iam_member.gcs_service_agent_publisher,

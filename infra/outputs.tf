@@ -18,6 +18,11 @@ output "dead_letter_topics" {
   value       = { for name, t in google_pubsub_topic.dead_letter : name => t.name }
 }
 
+output "deploy_service_account" {
+  description = "The identity Cloud Build deploys as: set it on the build triggers (infra/README.md, With Cloud Build)."
+  value       = google_service_account.deploy.email
+}
+
 output "eventarc_dead_letter_policies" {
   description = "One line per function for scripts/attach-dead-letter.sh: Eventarc trigger, dead-letter topic, max delivery attempts, Pub/Sub service agent."
   value = join("", concat([

@@ -26,6 +26,17 @@ variable "activity_schedule" {
   default     = "every 1 hours"
 }
 
+variable "backlog_age_alert_seconds" {
+  description = "Page when the oldest unacknowledged message of a function's Eventarc subscription is older than this (seconds). Retries back off up to 600 s, so keep it well above that."
+  type        = number
+  default     = 1800
+
+  validation {
+    condition     = var.backlog_age_alert_seconds >= 600
+    error_message = "backlog_age_alert_seconds must be at least 600 (Eventarc's maximum backoff)."
+  }
+}
+
 variable "bigquery_location" {
   description = "Location of the BigQuery dataset (a multi-region such as EU, or a region compatible with var.region)."
   type        = string
@@ -48,6 +59,23 @@ variable "dead_letter_alert_threshold" {
   description = "Alert when more than this many invocations dead-letter records within 5 minutes (0: alert on the first one)."
   type        = number
   default     = 0
+}
+
+variable "dead_letter_readers" {
+  description = "Members (group:..., user:...) allowed to read ingestion_errors, the dead letter holding raw payloads (roles/bigquery.dataViewer on that table only). The functions can write to it but never read it."
+  type        = list(string)
+  default     = []
+}
+
+variable "dead_letter_retention_days" {
+  description = "Days ingestion_errors keeps a partition (raw payloads of rejected records) before BigQuery deletes it. The local stack uses partition_expiration_days of schemas/ingestion_errors/table.json, which a test keeps equal to this default."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.dead_letter_retention_days >= 1 && var.dead_letter_retention_days <= 365
+    error_message = "dead_letter_retention_days must be between 1 and 365."
+  }
 }
 
 variable "deletion_protection" {
@@ -77,6 +105,12 @@ variable "file_tasks_topic_name" {
   description = "Topic ingest_file publishes its continuations to when a file outlives one invocation's time budget."
   type        = string
   default     = "file-tasks"
+}
+
+variable "function_error_alert_threshold" {
+  description = "Page when a function answers more than this many 5xx responses (failed invocations, redelivered) within 5 minutes."
+  type        = number
+  default     = 5
 }
 
 variable "function_sizing" {
@@ -146,6 +180,17 @@ variable "max_record_bytes" {
   default     = null
 }
 
+variable "no_traffic_alert_window" {
+  description = "Page when tracking-events or backend-logs receives no message for this long (a number of seconds, e.g. \"3600s\"). null: no such alert (environments without steady traffic)."
+  type        = string
+  default     = "3600s"
+
+  validation {
+    condition     = var.no_traffic_alert_window == null || can(regex("^[0-9]+s$", var.no_traffic_alert_window))
+    error_message = "no_traffic_alert_window must be null or a number of seconds such as \"3600s\"."
+  }
+}
+
 variable "noncurrent_version_retention_days" {
   description = "Days an overwritten, deleted or moved partner file stays readable as a noncurrent version (versioning is on)."
   type        = number
@@ -153,7 +198,7 @@ variable "noncurrent_version_retention_days" {
 }
 
 variable "notification_channels" {
-  description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) for the dead-letter alert."
+  description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) that page: every alert but the dead-letter warning (warning_notification_channels)."
   type        = list(string)
   default     = []
 }
@@ -221,6 +266,12 @@ variable "region" {
   default     = "europe-west1"
 }
 
+variable "runbook_url" {
+  description = "Where operators read docs/runbook.md (e.g. its URL in your repository browser); every alert's documentation links to its section there."
+  type        = string
+  default     = "docs/runbook.md"
+}
+
 variable "sources_bucket_name" {
   description = "Name of the bucket holding function source archives; null gives <project_id>-function-sources."
   type        = string
@@ -243,4 +294,10 @@ variable "topic_message_retention_duration" {
   description = "How long the two ingestion topics keep published messages (e.g. \"604800s\"), so a subscription can be seeked back to replay them; null: no topic retention (no storage cost)."
   type        = string
   default     = null
+}
+
+variable "warning_notification_channels" {
+  description = "Notification channel ids for warnings (records dead-lettered): e.g. a chat channel rather than the pager of notification_channels."
+  type        = list(string)
+  default     = []
 }

@@ -83,8 +83,10 @@ def up(cfg: emulators.StackConfig, names: LocalNames) -> emulators.Stack:
     provision.create_routes(cfg.project, [
         provision.Route(names.events_topic, f"http://127.0.0.1:{names.ports['ingest_events']}/"),
         provision.Route(names.logs_topic, f"http://127.0.0.1:{names.ports['ingest_logs']}/"),
-        provision.Route(cfg.notification_topic, f"http://127.0.0.1:{names.ports['ingest_file']}/"),
-        provision.Route(FILE_TASKS_TOPIC, f"http://127.0.0.1:{names.ports['ingest_file']}/"),
+        provision.Route(cfg.notification_topic, f"http://127.0.0.1:{names.ports['ingest_file']}/",
+                        provision.PARTNER_DROPS),
+        # Continuations dead-letter with the bucket's notifications, as in production.
+        provision.Route(FILE_TASKS_TOPIC, f"http://127.0.0.1:{names.ports['ingest_file']}/", provision.PARTNER_DROPS),
     ])
     print(f"stack up in {time.monotonic() - started:.1f}s: dataset {cfg.project}.{names.dataset} "
           f"with {', '.join(tables)}; topics {names.events_topic}, {names.logs_topic}; bucket gs://{cfg.bucket}")
@@ -188,16 +190,29 @@ def demo(cfg: emulators.StackConfig, names: LocalNames, events_count: int, batch
     bucket.blob(f"events/{int(since)}/backfill.ndjson").upload_from_string(
         b"\n".join(orjson.dumps(e) for e in samples.events(100, seed=99)))
     bucket.blob(f"misc/{int(since)}/unknown.ndjson").upload_from_string(b"{}\n")
+    columns = ["event_type", "event_name", "inserted_at", "user_id", "hostname", "metadata"]
+    csv_lines = [",".join(columns)] + [
+        ",".join([line["event_type"], line.get("event_name") or "", line["inserted_at"], line["user_id"] or "",
+                  line.get("hostname") or "",
+                  '"' + orjson.dumps(line.get("metadata") or {}).decode().replace('"', '""') + '"'])
+        for line in samples.userpilot_lines(50, seed=7)] + ["click,not a time,,,"]
+    bucket.blob(f"userpilot/{int(since)}/export.csv").upload_from_string("\n".join(csv_lines).encode())
+    drops = [f"userpilot/{int(since)}/export.ndjson.gz", f"events/{int(since)}/backfill.ndjson",
+             f"userpilot/{int(since)}/export.csv"]
     print("dropped gs://%s/userpilot/.../export.ndjson.gz (201 lines), events/.../backfill.ndjson (100 lines), "
-          "misc/.../unknown.ndjson" % cfg.bucket)
+          "userpilot/.../export.csv (51 records), misc/.../unknown.ndjson" % cfg.bucket)
 
     wait_for(bq, names.dataset, since, {"ingest_events": len(events) + 2, "ingest_logs": len(logs),
-                                        "ingest_file": 201 + 100 + 1}, timeout=180)
+                                        "ingest_file": 201 + 100 + 51 + 1}, timeout=180)
     elapsed = time.monotonic() - started
     report(bq, names.dataset, since)
+    print("\nwhat partners see on their files (object metadata):")
+    for name in drops:
+        marks = bucket.get_blob(name).metadata or {}
+        print(f"  {name:<40} " + ", ".join(f"{k.removeprefix('ingest-')}={v}" for k, v in sorted(marks.items())))
     probe = latency(bq, publisher, events_topic, names.dataset)
-    print(f"\nthroughput: {len(events) + len(logs) + 302} records accounted for in {elapsed:.1f}s "
-          f"({(len(events) + len(logs) + 302) / elapsed:.0f} records/s, emulators included)")
+    print(f"\nthroughput: {len(events) + len(logs) + 353} records accounted for in {elapsed:.1f}s "
+          f"({(len(events) + len(logs) + 353) / elapsed:.0f} records/s, emulators included)")
     print(f"latency: publish → row queryable in {probe * 1000:.0f} ms (one event, push subscription)")
     print("\nuser activities (`make activities` runs the same build again):")
     activities.report(bq, SqlSettings.from_env(), datetime.now(timezone.utc), show=6)

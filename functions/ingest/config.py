@@ -194,6 +194,9 @@ class Settings:
     reingest_identical_files: bool = setting("REINGEST_IDENTICAL_FILES", False,
         doc=("Ingest a re-uploaded file whose content was already ingested (same MD5) instead of skipping it. "
              "One file can ask for it with the object metadata ingest-reprocess=true."))
+    function_target: str = setting("FUNCTION_TARGET", "",
+        doc=("The entry point this instance serves (set by Cloud Run functions): only the consent policies of "
+             "the contracts it ingests are checked at start-up. Empty: every contract's."))
     log_level: str = setting("LOG_LEVEL", "INFO", check=_log_level,
         doc="Least severity written to the logs: DEBUG, INFO, WARNING or ERROR.")
 
@@ -270,7 +273,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 _KIND = {"str": "text", "int": "an integer", "float": "a number", "Path": "a path", "frozenset[str]": "a list",
          "bool": "true or false"}
 
-_NOT_OURS = frozenset({"K_SERVICE", "K_CONFIGURATION", "PORT", "FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE"})
+_NOT_OURS = frozenset({"K_SERVICE", "K_CONFIGURATION", "PORT", "FUNCTION_SIGNATURE_TYPE"})
 """Variables of the Cloud Run functions runtime that resemble none of ours but are never a typo."""
 
 

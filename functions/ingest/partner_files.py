@@ -67,7 +67,7 @@ class FileBusy(TransientError):
 def ingest_file(pipe: Pipeline, *, function: str, bucket: str, name: str, generation: int,
                 metadata: dict[str, Any], files: FileStore, invocation: str, plan: ObjectPlan | None = None,
                 force: bool = False) -> Counts:
-    """What this invocation did; the whole file's counts are in its audit row once it is done.
+    """The file's counts so far (all of them once it is done, as its one audit row says).
     ``plan`` overrides what the object's name says (a local file); ``force`` reads a file again
     even if it was done, or its content already ingested (``ingest replay --force``)."""
     started = datetime.now(timezone.utc)
@@ -116,15 +116,14 @@ def ingest_file(pipe: Pipeline, *, function: str, bucket: str, name: str, genera
 
     dead_letter = pipe.dead_letter_for(contract, started)
     try:
-        handed_over = _read(pipe, held, files, source, contract, plan.format, dead_letter, started, clock_start)
+        if _read(pipe, held, files, source, contract, plan.format, dead_letter, started, clock_start):
+            pipe.log_dead_letter(function, contract, source, dead_letter)
+            return held.progress.counts  # handed over to a continuation
+        pipe.finish_file(function, contract, source, held.progress, _started_at(held.progress),
+                         FileFacts(info.size, held.progress.line, held.progress.invocations), dead_letter)
     except TransientError:
         _let_go(held)
         raise
-    if handed_over:
-        pipe.log_dead_letter(function, contract, source, dead_letter)
-        return held.progress.counts
-    pipe.finish_file(function, contract, source, held.progress, _started_at(held.progress),
-                     FileFacts(info.size, held.progress.line, held.progress.invocations), dead_letter)
     held.finish(held.progress)
     register_content(files.documents, content, source.uri())
     _report(files, source, held.progress)

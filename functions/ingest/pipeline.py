@@ -24,7 +24,7 @@ from ingest.consent import Action, Signal, check_policies, load_policy
 from ingest.decode import split_message
 from ingest.enrich.reference import ReferenceData, ReferenceSnapshot
 from ingest.errors import FailureKind, RecordError, TransientError
-from ingest.files import FileStore, ObjectPlan
+from ingest.files import PREFIX_CONTRACTS, FileStore, ObjectPlan
 from ingest.ledger import Progress
 from ingest.logs import log
 from ingest.partner_files import ingest_file
@@ -52,6 +52,13 @@ CONTRACTS: dict[str, Contract] = {
     "pro_log": Contract(pro_log.to_row, pro_log.emission_key),
     "userpilot_event": Contract(userpilot_event.to_row),
 }
+
+ENTRY_POINT_CONTRACTS: dict[str, tuple[str, ...]] = {
+    "ingest_events": ("pro_event",),
+    "ingest_logs": ("pro_log",),
+    "ingest_file": tuple(dict.fromkeys(PREFIX_CONTRACTS.values())),
+}
+"""The contracts each function of ``functions/main.py`` ingests (a file's prefix picks its contract)."""
 
 
 
@@ -152,7 +159,7 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
             continue
         except Exception as error:  # a bug must cost one record, never the whole batch
             log("ERROR", "record_failed", f"{type(error).__name__}: {error}", contract=contract,
-                source=record.source.uri(), traceback=traceback.format_exc())
+                source=record.source.uri(), stack_trace=traceback.format_exc())
             counts.dead_lettered += 1
             dead_letter.add(record.raw, record.source, RecordError.at(
                 FailureKind.INTERNAL_ERROR, "$", f"{type(error).__name__}: {error}"), record.size,
@@ -182,7 +189,8 @@ class Pipeline:
         self.settings = settings
         self.writer = writer
         self.reference = reference
-        check_policies(settings.schemas_dir, tuple(CONTRACTS), settings.pseudonymisation_key)
+        check_policies(settings.schemas_dir, ENTRY_POINT_CONTRACTS.get(settings.function_target, tuple(CONTRACTS)),
+                       settings.pseudonymisation_key)
         self._errors_table = contracts.table_schema(settings.schemas_dir, "ingestion_errors").table_id
         self._audit_table = contracts.table_schema(settings.schemas_dir, "ingestion_audit").table_id
 

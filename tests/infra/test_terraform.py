@@ -57,11 +57,33 @@ FUNCTION_ENVIRONMENT = {
 
 # Every role a principal may be granted, with the kind of resource it is granted on.
 # A new grant must be added here on purpose, with the reason next to it.
+# Roles of the deploy account (Cloud Build's identity for `terraform apply`), each for what it manages.
+DEPLOY_ROLES = {
+    "roles/artifactregistry.admin": "the functions' image repository",
+    "roles/bigquery.dataOwner": "dataset, tables and their IAM",
+    "roles/cloudfunctions.admin": "the functions",
+    "roles/eventarc.admin": "their triggers, and attach-dead-letter.sh",
+    "roles/iam.roleAdmin": "the custom roles",
+    "roles/logging.configWriter": "log-based metrics",
+    "roles/logging.logWriter": "the build's own logs",
+    "roles/monitoring.alertPolicyEditor": "alert policies",
+    "roles/monitoring.dashboardEditor": "the dashboard",
+    "roles/pubsub.admin": "topics, subscriptions and their IAM",
+    "roles/resourcemanager.projectIamAdmin": "the project-level grants",
+    "roles/run.admin": "the Cloud Run services behind the functions",
+    "roles/secretmanager.admin": "the HMAC key secret and its IAM",
+    "roles/serviceusage.serviceUsageAdmin": "enabling the APIs",
+    "roles/storage.admin": "buckets, the source archive, the Terraform state",
+}
+
+# Every role a principal may be granted, with the kind of resource it is granted on.
+# A new grant must be added here on purpose, with the reason next to it. "custom:NAME" is
+# google_project_iam_custom_role.NAME, whose permissions are held to CUSTOM_ROLE_PERMISSIONS.
 ALLOWED_ROLES = {
     "function": {
-        ("google_project_iam_member", "roles/bigquery.jobUser"),  # jobs exist at project level only
         ("google_project_iam_member", "roles/eventarc.eventReceiver"),  # grantable on projects only
-        ("google_bigquery_dataset_iam_member", "roles/bigquery.dataEditor"),  # its dataset, not the project
+        ("google_bigquery_table_iam_member", "custom:row_writer"),  # insertAll into the tables it writes
+        ("google_bigquery_dataset_iam_member", "roles/bigquery.metadataViewer"),  # datasets.get for insertAll
         ("google_secret_manager_secret_iam_member", "roles/secretmanager.secretAccessor"),  # the HMAC key
         ("google_cloud_run_v2_service_iam_member", "roles/run.invoker"),  # trigger -> its own function
         ("google_storage_bucket_iam_member", "roles/storage.objectViewer"),  # partner files, reference data
@@ -72,6 +94,15 @@ ALLOWED_ROLES = {
     "build": {
         ("google_project_iam_member", "roles/run.builder"),  # Google's role for function builds
         ("google_storage_bucket_iam_member", "roles/storage.objectViewer"),  # the sources bucket
+    },
+    "deploy": {
+        *(("google_project_iam_member", role) for role in DEPLOY_ROLES),
+        ("google_project_iam_member", "custom:service_account_manager"),  # the accounts, not their keys
+        ("google_project_iam_member", "custom:scheduled_query_manager"),  # the user_activity scheduled query
+        ("google_service_account_iam_member", "roles/iam.serviceAccountUser"),  # actAs the pipeline's accounts only
+    },
+    "dead_letter_reader": {
+        ("google_bigquery_table_iam_member", "roles/bigquery.dataViewer"),  # ingestion_errors only
     },
     "pubsub_service_agent": {
         ("google_pubsub_topic_iam_member", "roles/pubsub.publisher"),  # forwards to dead-letter topics
@@ -93,7 +124,13 @@ ALLOWED_ROLES = {
 # Custom roles, by resource name, with every permission they may hold.
 CUSTOM_ROLE_PERMISSIONS = {
     "partner_file_marker": {"storage.objects.create", "storage.objects.update"},  # no delete: no overwrite
+    "row_writer": {"bigquery.tables.get", "bigquery.tables.updateData"},  # metadata and insertAll, no row read
+    "scheduled_query_manager": {"bigquery.transfers.get", "bigquery.transfers.update"},  # no data access
+    "service_account_manager": {f"iam.serviceAccounts.{verb}" for verb in (
+        "create", "delete", "get", "getIamPolicy", "list", "setIamPolicy", "update")},  # no keys, no actAs
 }
+SINK_TABLES = ("ingestion_errors", "ingestion_audit")
+"""Tables every function writes besides its contracts'."""
 
 REQUIRED_STEP_IDS = ["install", "lint", "test", "bundle", "tf-fmt", "tf-init", "tf-validate", "tf-plan", "tf-apply"]
 # Paths that steps create rather than read (relative to the repository root).
@@ -286,6 +323,8 @@ def _resolve(expr: str, names: dict[str, Any]) -> Any:
     if head == "each":
         raise Unevaluable(f"{expr!r} outside a for_each")
     if head == "local":
+        if parts[1] in DERIVED_LOCALS:
+            return _walk(DERIVED_LOCALS[str(parts[1])](), parts[2:], expr)
         if parts[1] not in cfg.locals:
             raise Unevaluable(f"no local {parts[1]!r} ({expr!r})")
         return _walk(evaluate(cfg.locals[str(parts[1])]), parts[2:], expr)
@@ -337,7 +376,8 @@ def instances(body: dict[str, Any]) -> dict[str | None, Each | None]:
             if code not in ("{}", "[]"):
                 found.update(instances({"for_each": "${" + code + "}"}))
         return found
-    target = evaluate(expr)
+    toset = re.fullmatch(r"\$\{toset\(([\w.]+)\)\}", expr) if isinstance(expr, str) else None
+    target = evaluate("${" + toset[1] + "}") if toset else evaluate(expr)
     if isinstance(target, Ref):
         # for_each over another resource's instances: the same keys as that resource.
         rtype, name = _split(target.expr, {})[:2]
@@ -365,6 +405,45 @@ def discovered_tables() -> dict[str, Path]:
     for path in found.values():
         assert path.parent.parent == SCHEMAS.resolve(), f"tables are discovered under {path.parent.parent}"
     return found
+
+
+def _functions() -> dict[str, dict[str, Any]]:
+    functions = evaluate("${local.functions}")
+    assert isinstance(functions, dict), "local.functions must be a map of entry point -> trigger"
+    return functions
+
+
+def _function_tables() -> dict[str, dict[str, str]]:
+    """local.function_tables (iam.tf): each function's contracts, plus the dead letter and the audit."""
+    expr = config().locals["function_tables"]
+    assert "local.functions" in expr and "fn.contracts" in expr and all(t in expr for t in SINK_TABLES), expr
+    return {f"{name}/{table}": {"function": name, "table": table}
+            for name, fn in _functions().items() for table in [*fn["contracts"], *SINK_TABLES]}
+
+
+def _pseudonymising_contracts() -> list[str]:
+    """local.pseudonymising_contracts (iam.tf), by the code's own reading of the policies."""
+    from ingest.consent import Action, load_policy
+
+    expr = config().locals["pseudonymising_contracts"]
+    assert all(word in expr for word in ('"*/consent.json"', "on_denied", "on_missing", '"pseudonymise"')), expr
+    contracts = sorted(p.parent.name for p in SCHEMAS.glob("*/consent.json"))
+    return [c for c in contracts
+            if Action.PSEUDONYMISE in {load_policy(SCHEMAS, c).on_denied, load_policy(SCHEMAS, c).on_missing}]
+
+
+def _key_functions() -> dict[str, dict[str, Any]]:
+    """local.key_functions (iam.tf): the functions ingesting a contract that pseudonymises."""
+    expr = config().locals["key_functions"]
+    assert "fn.contracts" in expr and "local.pseudonymising_contracts" in expr, expr
+    pseudonymising = set(_pseudonymising_contracts())
+    return {name: fn for name, fn in _functions().items() if pseudonymising & set(fn["contracts"])}
+
+
+# Locals built with functions the evaluator does not run (merge, fileset, setintersection): the
+# test computes them from the same inputs, after checking that the expression says so.
+DERIVED_LOCALS = {"function_tables": _function_tables, "pseudonymising_contracts": _pseudonymising_contracts,
+                  "key_functions": _key_functions}
 
 
 # ----------------------------------------------------------------------------- tests
@@ -436,8 +515,7 @@ def test_every_schema_directory_has_a_table_using_its_bigquery_json() -> None:
                 partitioning = body["time_partitioning"][0]
                 assert evaluate(partitioning["type"], (key, options)) == options["time_partitioning"]["type"]
                 assert evaluate(partitioning["field"], (key, options)) == options["time_partitioning"]["field"]
-                assert partitioning.get("expiration_ms") == "${local.partition_expiration_ms}", where
-                assert "var.partition_expiration_days" in cfg.locals["partition_expiration_ms"], where
+                assert partitioning.get("expiration_ms") == "${local.partition_expiration_ms[each.key]}", where
 
     missing = [d for d in on_disk if d not in schema_of]
     assert not missing, f"schemas without a Terraform table: {missing}"
@@ -565,52 +643,122 @@ def _principal(member: Any) -> str:
         raise AssertionError(f"unexpected literal member {member!r}")
     assert isinstance(member, Ref), f"member {member!r}"
     expr = member.expr
-    if expr.startswith("google_service_account.function"):
-        return "function"
-    if expr.startswith("google_service_account.build"):
-        return "build"
-    if expr.startswith("google_service_account.activity_builder"):
-        return "activity_builder"
+    for account in ("function", "build", "deploy", "activity_builder"):
+        if expr.startswith(f"google_service_account.{account}"):
+            return account
     if expr == "data.google_storage_project_service_account.this.email_address":
         return "gcs_service_agent"
     raise AssertionError(f"member {expr!r} is not a known principal")
+
+
+def _role(body: dict[str, Any], each: Each | None, where: str) -> str:
+    """A literal role, an each.value over a literal list, or custom:NAME for a custom role of ours."""
+    custom = re.fullmatch(r"\$\{google_project_iam_custom_role\.(\w+)\.id\}", str(body["role"]))
+    if custom:
+        assert ("google_project_iam_custom_role", custom[1]) in config().resources, where
+        return f"custom:{custom[1]}"
+    role = evaluate(body["role"], each)
+    assert isinstance(role, str) and role.startswith("roles/") and "${" not in role, (
+        f"{where}: role must be a literal (or each.value over a literal list), found {body['role']!r}")
+    return role
+
+
+def _grants() -> dict[str, set[tuple[str, str]]]:
+    """principal -> {(resource type, role)} over every instance of every *_iam_member."""
+    cfg = config()
+    seen: dict[str, set[tuple[str, str]]] = {}
+    for (rtype, name), body in cfg.resources.items():
+        if not rtype.endswith("_iam_member"):
+            continue
+        if body.get("for_each") == "${toset(var.dead_letter_readers)}":
+            # Members are an input: checked on the body, for any value.
+            assert body["member"] == "${each.value}", f"{rtype}.{name}"
+            seen.setdefault("dead_letter_reader", set()).add((rtype, _role(body, None, name)))
+            continue
+        for key, each in instances(body).items():
+            where = f"{rtype}.{name}" + (f"[{key!r}]" if key else "")
+            member = evaluate(body["member"], each)
+            if isinstance(member, str) and member.startswith("serviceAccount:${"):
+                member = Ref(member.removeprefix("serviceAccount:${").removesuffix("}"))
+            seen.setdefault(_principal(member), set()).add((rtype, _role(body, each, where)))
+    return seen
 
 
 def test_iam_roles_are_allow_listed() -> None:
     cfg = config()
     authoritative = [f"{t}.{n}" for (t, n) in cfg.resources if re.search(r"_iam_(binding|policy)$", t)]
     assert not authoritative, f"authoritative IAM resources would remove others' grants: {authoritative}"
-    seen: dict[str, set[tuple[str, str]]] = {}
+    seen = _grants()
+    for principal, grants in seen.items():
+        unexpected = grants - ALLOWED_ROLES[principal]
+        assert not unexpected, f"{principal}: {sorted(unexpected)} not allow-listed"
     for (rtype, name), body in cfg.resources.items():
-        if not rtype.endswith("_iam_member"):
-            continue
-        for key, each in instances(body).items():
-            where = f"{rtype}.{name}" + (f"[{key!r}]" if key else "")
-            role = body["role"]
-            custom = re.fullmatch(r"\$\{google_project_iam_custom_role\.(\w+)\.id\}", str(role))
-            if custom:
-                permissions = set(cfg.resources[("google_project_iam_custom_role", custom.group(1))]["permissions"])
-                assert permissions <= CUSTOM_ROLE_PERMISSIONS[custom.group(1)], f"{where}: {permissions}"
-                role = f"custom:{custom.group(1)}"
-            assert isinstance(role, str) and "${" not in role, f"{where}: role must be a literal, found {role!r}"
-            member = evaluate(body["member"], each)
-            if isinstance(member, str) and member.startswith("serviceAccount:${"):
-                member = Ref(member.removeprefix("serviceAccount:${").removesuffix("}"))
-            principal = _principal(member)
-            assert (rtype, role) in ALLOWED_ROLES[principal], f"{where}: {role} for {principal} is not allow-listed"
-            seen.setdefault(principal, set()).add((rtype, role))
-            if rtype == "google_project_iam_member":
-                assert role != "roles/bigquery.dataEditor", f"{where}: dataEditor belongs on the dataset"
+        if rtype == "google_project_iam_member" and "google_service_account.function" in str(body["member"]):
+            assert "dataEditor" not in str(body["role"]) and "jobUser" not in str(body["role"]), (
+                f"{rtype}.{name}: the functions run no jobs and read no table")
+    for name, body in cfg.of_type("google_project_iam_custom_role").items():
+        assert set(body["permissions"]) <= CUSTOM_ROLE_PERMISSIONS[name], f"custom role {name}: {body['permissions']}"
+        assert not any(p.endswith(("getData", "delete")) and p.startswith("bigquery.") for p in body["permissions"])
 
     # The functions can do their job: the grants the contract needs are all there.
     for needed in [("google_project_iam_member", "roles/eventarc.eventReceiver"),
-                   ("google_bigquery_dataset_iam_member", "roles/bigquery.dataEditor"),
-                   ("google_secret_manager_secret_iam_member", "roles/secretmanager.secretAccessor"),
+                   ("google_bigquery_table_iam_member", "custom:row_writer"),
                    ("google_cloud_run_v2_service_iam_member", "roles/run.invoker")]:
         assert needed in seen.get("function", set()), f"function service accounts lack {needed}"
+    assert seen["deploy"] == ALLOWED_ROLES["deploy"], "the deploy account has exactly the roles it needs"
     reader = cfg.resources[("google_storage_bucket_iam_member", "ingest_file_partner_reader")]
     assert reader["bucket"] == "${google_storage_bucket.partner_drops.name}"
     assert reader["member"] == '${google_service_account.function["ingest_file"].member}'
+
+
+def test_functions_write_only_their_tables_and_read_none():
+    cfg = config()
+    writer = cfg.resources[("google_bigquery_table_iam_member", "function_row_writer")]
+    assert writer["for_each"] == "${local.function_tables}"
+    assert writer["table_id"] == "${google_bigquery_table.main[each.value.table].table_id}"
+    assert writer["member"] == "${google_service_account.function[each.value.function].member}"
+    tables = {(i["function"], i["table"]) for i in _function_tables().values()}
+    files_contracts = set(__import__("ingest.files", fromlist=["PREFIX_CONTRACTS"]).PREFIX_CONTRACTS.values())
+    expected = {"ingest_events": {"pro_event"}, "ingest_logs": {"pro_log"}, "ingest_file": files_contracts}
+    for function, contracts in _handler_contracts().items():
+        expected[function] = expected[function] | contracts
+    assert tables == {(f, t) for f, contracts in expected.items() for t in [*contracts, *SINK_TABLES]}
+    assert set(discovered_tables()) >= {t for _, t in tables}, "every table written exists"
+    # The dead letter: written by every function, read by none of them; its readers are an input.
+    reader = cfg.resources[("google_bigquery_table_iam_member", "dead_letter_reader")]
+    assert reader["table_id"] == "${google_bigquery_table.main[local.dead_letter_table].table_id}"
+    assert cfg.locals["dead_letter_table"] == "ingestion_errors"
+    function_grants = {g for g in _grants()["function"] if g[0].startswith("google_bigquery")}
+    assert function_grants == {("google_bigquery_table_iam_member", "custom:row_writer"),
+                               ("google_bigquery_dataset_iam_member", "roles/bigquery.metadataViewer")}
+
+
+def _handler_contracts() -> dict[str, set[str]]:
+    """The contract each entry point of main.py declares in its @handler(...)."""
+    found: dict[str, set[str]] = {}
+    for node in ast.parse(MAIN_PY.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "handler":
+                    found[node.name] = {a.value for a in decorator.args if isinstance(a, ast.Constant)}
+    assert set(found) == set(EXPECTED_TRIGGERS), f"every entry point is wrapped by @handler: {sorted(found)}"
+    return found
+
+
+def test_the_hmac_key_only_reaches_functions_whose_contracts_pseudonymise():
+    cfg = config()
+    accessor = cfg.resources[("google_secret_manager_secret_iam_member", "function_secret_accessor")]
+    assert set(instances(accessor)) == set(_key_functions())
+    function = cfg.resources[("google_cloudfunctions2_function", "main")]
+    [dynamic] = [d["secret_environment_variables"] for d in function["service_config"][0].get("dynamic", [])
+                 if "secret_environment_variables" in d]
+    assert "local.key_functions" in dynamic["for_each"] and "each.key" in dynamic["for_each"]
+    assert not function["service_config"][0].get("secret_environment_variables"), "no unconditional secret"
+    # The rule follows the policy files: flipping pro_event to pseudonymise gives the key to the
+    # functions that ingest pro_event, and only to them.
+    functions = _functions()
+    readers = {name for name, fn in functions.items() if "pro_event" in fn["contracts"]}
+    assert readers == {"ingest_events", "ingest_file"}
 
 
 def test_one_service_account_per_function() -> None:
@@ -622,8 +770,10 @@ def test_one_service_account_per_function() -> None:
     assert config_["service_account_email"] == "${google_service_account.function[each.key].email}"
     assert functions["event_trigger"][0]["service_account_email"] == config_["service_account_email"]
     assert config_["min_instance_count"] == 0, "min instances 0: nothing runs at rest"
-    secrets = config_["secret_environment_variables"]
-    assert [s["key"] for s in secrets] == ["PSEUDONYMISATION_KEY"]
+    [secrets] = [d["secret_environment_variables"] for d in config_.get("dynamic", [])
+                 if "secret_environment_variables" in d]
+    assert secrets["content"][0]["key"] == "${secret_environment_variables.value}"
+    assert "PSEUDONYMISATION_KEY" in secrets["for_each"]
 
     # Environment variable names: the ones the contract lists are set, and each one set is
     # read somewhere by the code (a misspelt name would be silently ignored).
@@ -742,3 +892,115 @@ def test_cloudbuild_steps_have_ids_pinned_images_and_existing_references() -> No
 
     apply = next(s for s in steps if s["id"] == "tf-apply")
     assert "BRANCH_NAME" in json.dumps(apply), "tf-apply must depend on the branch"
+
+
+# ---------------------------------------------------------------------- operability
+
+PAGES = {"function_errors", "backlog_age", "dead_lettered_messages", "unbalanced_audit", "no_traffic"}
+WARNINGS = {"records_dead_lettered"}
+RUNBOOK = REPO / "docs" / "runbook.md"
+
+
+def _runbook_anchors() -> set[str]:
+    text = RUNBOOK.read_text(encoding="utf-8")
+    return {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", text, re.M)}
+
+
+def test_every_alert_pages_or_warns_and_links_to_its_runbook_section() -> None:
+    cfg = config()
+    policies = cfg.of_type("google_monitoring_alert_policy")
+    assert set(policies) == PAGES | WARNINGS, f"alerts: {sorted(policies)}"
+    runbook = evaluate("${local.runbook}")
+    anchors = _runbook_anchors()
+    for name, body in policies.items():
+        [doc] = body["documentation"]
+        assert doc["mime_type"] == "text/markdown"
+        assert f"${{local.runbook.{name}}}" in doc["content"], f"{name}: its documentation must link local.runbook.{name}"
+        url, _, anchor = runbook[name].partition("#")
+        assert url == evaluate("${var.runbook_url}") and anchor in anchors, f"{name}: no section #{anchor} in {RUNBOOK}"
+        page = name in PAGES
+        assert body["severity"] == ("CRITICAL" if page else "WARNING"), name
+        channels = "${var.notification_channels}" if page else "${var.warning_notification_channels}"
+        assert body["notification_channels"] == channels, name
+        assert body["conditions"], name
+
+
+def test_alert_conditions_watch_what_they_say() -> None:
+    cfg = config()
+    policies = cfg.of_type("google_monitoring_alert_policy")
+
+    def condition(name: str) -> dict[str, Any]:
+        [block] = policies[name]["conditions"]
+        return (block.get("condition_threshold") or block["condition_absent"])[0]
+
+    assert 'response_code_class="5xx"' in condition("function_errors")["filter"]
+    assert "run.googleapis.com/request_count" in condition("function_errors")["filter"]
+    assert "subscription/oldest_unacked_message_age" in condition("backlog_age")["filter"]
+    assert condition("backlog_age")["threshold_value"] == "${var.backlog_age_alert_seconds}"
+    held = condition("dead_lettered_messages")
+    assert "num_undelivered_messages" in held["filter"] and held["threshold_value"] == 0
+    assert "${local.hold_subscription_filter}" in held["filter"]
+    holds = {f"{topic}-hold" for topic in evaluate("${local.dead_letter_topics}").values()}
+    terraform_holds = {evaluate(cfg.resources[("google_pubsub_subscription", "dead_letter")]["name"], each)
+                       for each in instances(cfg.resources[("google_pubsub_subscription", "dead_letter")]).values()}
+    assert terraform_holds == {f"${{google_pubsub_topic.dead_letter.{k}.name}}-hold" for k in _functions()}, (
+        "hold subscriptions are <dead-letter topic>-hold")
+    assert holds == {"tracking-events-dead-letter-hold", "backend-logs-dead-letter-hold", "partner-drops-dead-letter-hold"}
+    assert "unbalanced_audits" in condition("unbalanced_audit")["filter"]
+    assert 'jsonPayload.balanced=false' in cfg.resources[("google_logging_metric", "unbalanced_audits")]["filter"]
+    absent = condition("no_traffic")
+    assert "topic/send_request_count" in absent["filter"] and absent["duration"] == "${var.no_traffic_alert_window}"
+    assert policies["no_traffic"]["for_each"] == "${var.no_traffic_alert_window == null ? {} : local.topics}"
+    assert set(instances(policies["no_traffic"])) == {"events", "logs"}
+
+
+def test_local_and_production_name_dead_letters_the_same() -> None:
+    from tools import provision
+
+    functions = _functions()
+    local_sources = {"ingest_events": "tracking-events", "ingest_logs": "backend-logs",
+                     "ingest_file": provision.PARTNER_DROPS}  # tools/local_run.py's routes
+    for name, fn in functions.items():
+        assert fn["source_name"] == local_sources[name], name
+        production_hold = f"{evaluate('${local.dead_letter_topics}')[name]}-hold"
+        assert provision.hold_subscription(local_sources[name]) == production_hold
+        assert provision.dead_letter_topic(local_sources[name]) == evaluate("${local.dead_letter_topics}")[name]
+
+
+def test_log_metrics_read_what_the_code_logs() -> None:
+    from ingest.errors import FailureKind
+    from ingest.sinks.audit import Counts
+
+    cfg = config()
+    assert evaluate("${local.failure_kinds}") == [k.value for k in FailureKind], "one metric per FailureKind"
+    counts = set(Counts.__dataclass_fields__)
+    assert set(evaluate("${local.ingested_counts}")) <= counts
+    assert {"received", "rows_sent", "dead_lettered", "consent_dropped", "pseudonymised"} <= set(
+        evaluate("${local.ingested_counts}"))
+    pipeline = (REPO / "functions" / "ingest" / "pipeline.py").read_text(encoding="utf-8")
+    for event, fields in {"ingested": ("function=", "contract=", "balanced=", "as_row()"),
+                          "records_dead_lettered": ("function=", "contract=", "count=", "error_types=")}.items():
+        call = re.search(r'log\("\w+", "' + event + r'".*?\n(?:.*\n){0,4}', pipeline)
+        assert call and all(f in call.group(0) for f in fields), f"pipeline.py logs {event} with {fields}"
+    metrics = cfg.of_type("google_logging_metric")
+    for name, body in metrics.items():
+        assert "${local.function_log_filter}" in body["filter"], name
+        assert set(body["label_extractors"] if isinstance(body.get("label_extractors"), dict) else
+                   evaluate(body["label_extractors"])) == {"function", "contract"}, name
+    dashboard = cfg.resources[("google_monitoring_dashboard", "main")]
+    text = json.dumps(cfg.locals["dashboard_charts"]) + json.dumps(cfg.locals["ingested_promql"]) + json.dumps(
+        cfg.locals["dead_lettered_by_kind_promql"])
+    assert "local.dashboard_charts" in dashboard["dashboard_json"]
+    for used in re.findall(r"user_event_ingestion_(\w+?)_sum", text.replace("${name}", "NAME").replace("${kind}", "KIND")):
+        assert used in {"NAME", "dead_lettered_KIND"}, used
+
+
+def test_the_dead_letter_expires_after_the_same_days_locally_and_in_production() -> None:
+    options = json.loads((SCHEMAS / "ingestion_errors" / "table.json").read_text(encoding="utf-8"))
+    assert options["partition_expiration_days"] == evaluate("${var.dead_letter_retention_days}") == 30
+    expr = config().locals["partition_expiration_ms"]
+    assert "local.dead_letter_table ? var.dead_letter_retention_days" in expr, expr
+    assert "var.partition_expiration_days" in expr, "the other tables keep the environment's retention"
+    others = [p for p in SCHEMAS.glob("*/table.json") if p.parent.name != "ingestion_errors"]
+    assert not any("partition_expiration_days" in json.loads(p.read_text()) for p in others), (
+        "only the dead letter has a retention of its own")

@@ -95,8 +95,8 @@ def functions(stack: emulators.Stack, bq: bigquery.Client, bucket: storage.Bucke
     provision.create_routes(CFG.project, [
         provision.Route(names.events_topic, servers["ingest_events"].url),
         provision.Route(names.logs_topic, servers["ingest_logs"].url),
-        provision.Route(CFG.notification_topic, servers["ingest_file"].url),
-        provision.Route(FILE_TASKS_TOPIC, servers["ingest_file"].url),
+        provision.Route(CFG.notification_topic, servers["ingest_file"].url, provision.PARTNER_DROPS),
+        provision.Route(FILE_TASKS_TOPIC, servers["ingest_file"].url, provision.PARTNER_DROPS),
     ])
     yield {target: server.url for target, server in servers.items()}
     for server in servers.values():

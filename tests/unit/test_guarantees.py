@@ -374,7 +374,7 @@ def test_a_bug_on_one_record_is_an_internal_error_for_that_record_only(monkeypat
     assert error["error_type"] == "internal_error" and error["source"]["record_index"] == 2
     assert orjson.loads(error["raw_payload"])["user_pseudo_id"] == "corpus-2"
     logged = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert any(entry["event"] == "record_failed" and "KeyError" in entry["traceback"] for entry in logged)
+    assert any(entry["event"] == "record_failed" and "KeyError" in entry["stack_trace"] for entry in logged)
 
 
 # --- caches are bounded in bytes ---------------------------------------------------------------------------
@@ -418,3 +418,15 @@ def test_dead_lettered_records_are_logged_once_per_invocation_with_where_they_ca
     assert entry["error_types"] == {"invalid_json": 2, "schema_violation": 1}
     [ingested] = [e for e in logged if e["event"] == "ingested"]
     assert ingested["balanced"] is True and ingested["dead_lettered"] == 3 and ingested["rows_sent"] == 2
+
+
+def test_an_instance_checks_only_the_consent_policies_of_the_contracts_it_ingests(tmp_path):
+    schemas = tmp_path / "schemas"
+    shutil.copytree(SCHEMAS, schemas)
+    (schemas / "pro_event" / "consent.json").write_bytes(orjson.dumps(
+        {"purpose": "analytics", "granted_purposes": ["analytics"], "on_denied": "pseudonymise", "on_missing": "drop"}))
+    # ingest_logs gets no key (infra gives it only where a policy pseudonymises): it must still start.
+    Pipeline(Settings(schemas_dir=schemas, function_target="ingest_logs"), FakeWriter())
+    for target in ("ingest_events", "ingest_file", ""):
+        with pytest.raises(ValueError, match="PSEUDONYMISATION_KEY"):
+            Pipeline(Settings(schemas_dir=schemas, function_target=target), FakeWriter())

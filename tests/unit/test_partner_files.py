@@ -215,3 +215,28 @@ def test_a_report_of_the_partner_bucket_is_never_ingested():
     files = MemoryFiles()
     assert ingest(pipe, f"reports/{NAME}#1.json", b'{"x": 1}', files=files).received == 0
     assert writer.rows("ingestion_errors") == [] and writer.rows("ingestion_audit") == []
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_csv_file_continued_by_another_invocation_keeps_its_header(compress):
+    pipe, writer = _pipe(file_time_budget_s=0.01, file_batch_lines=4)
+    files = MemoryFiles()
+    original = writer.insert
+
+    def slow(table, rows):
+        time.sleep(0.02)
+        return original(table, rows)
+
+    writer.insert = slow  # type: ignore[method-assign]
+    body = b"event_type,inserted_at,user_id,screen_width\n" + b"".join(
+        b"track,2026-11-20T08:%02d:00Z,c-%d,%d\n" % (i, i, i) for i in range(11))
+    name = "userpilot/drop.csv" + (".gz" if compress else "")
+    ingest(pipe, name, gzip.compress(body) if compress else body, files=files)
+    invocations = 1
+    while files.continuations:
+        files.continuations.pop()
+        ingest(pipe, name, files=files, invocation=f"continuation-{invocations}")
+        invocations += 1
+    assert invocations == 3 and writer.rows("ingestion_errors") == []
+    rows = sorted(writer.rows("userpilot_event"), key=lambda r: r["screen_width"])
+    assert [(r["user_id"], r["screen_width"]) for r in rows] == [(f"c-{i}", i) for i in range(11)]

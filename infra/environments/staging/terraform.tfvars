@@ -16,3 +16,6 @@ function_sizing = {
 }
 
 notification_channels = []
+
+# Staging has no steady traffic: no "topic went silent" page.
+no_traffic_alert_window = null
