@@ -225,6 +225,19 @@ def _referrer_origin(page_referrer: str | None, site_hosts: frozenset[str]) -> O
     return Origin(channel=CHANNEL_ORGANIC, source=site.name, keywords=keywords)
 
 
+_DECLARING_MARKS = ("utm_", "gclid", "xtor", "%", "\t", "\n", "\r")
+"""A landing URL declares an origin only through a parameter named ``utm_*``, ``gclid`` or
+``xtor``, which must then appear literally in it, unless percent-escaped or split by the tab and
+newline characters ``urlsplit`` deletes: a URL holding none of these declares none."""
+
+
+def may_declare_origin(page_location: str) -> bool:
+    """False when ``_url_origin`` is certainly None: most page URLs, including those made
+    distinct by ``fbclid``, product ids or search terms, then cost a few substring scans rather
+    than a parse and a cache entry each."""
+    return any(mark in page_location for mark in _DECLARING_MARKS)
+
+
 def compute_origin(
     page_location: str | None, page_referrer: str | None, site_hosts: frozenset[str]
 ) -> Origin | None:
@@ -232,7 +245,8 @@ def compute_origin(
 
     ``site_hosts`` are the tracked site's hosts, lower case; their subdomains count as the site.
     """
-    return _url_origin(page_location) or _referrer_origin(page_referrer, site_hosts)
+    declared = _url_origin(page_location) if page_location and may_declare_origin(page_location) else None
+    return declared or _referrer_origin(page_referrer, site_hosts)
 
 
 def traffic_fields(origin: Origin | None) -> tuple[str | None, str | None, str | None]:

@@ -1,7 +1,8 @@
 """``page_location`` → ``url_path_extract`` (its path) and ``url_path_agg`` (the page type).
 
 Both are cached on their input: a site has far fewer distinct pages than events, and urlsplit
-plus the segment rules cost a few microseconds where a cache hit costs a fraction of one.
+plus the segment rules cost a few microseconds where a cache hit costs a fraction of one. Callers
+key them on ``url_base`` rather than on the whole URL, whose query differs on every click id.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ _TEMPLATE_PREFIX = "T-"
 """The portal writes a collective offer template's id as "T-<id>"; the prefix is kept because
 templates and bookable offers are different pages."""
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def url_base(url: str) -> str:
+    """The URL up to its first "?" or "#": ``urlsplit`` gives it the same scheme, host and path
+    as the whole URL, so a path cache keyed on it still hits when click ids (``gclid``,
+    ``fbclid``...) make every URL distinct. Empty when the URL starts with one of them."""
+    return url.partition("?")[0].partition("#")[0]
 
 
 @bounded_cache(URL_CACHE_SIZE)

@@ -14,7 +14,7 @@ from ingest.contracts import PIPELINE_COLUMNS, UNMAPPED_COLUMN, TableSchema
 from ingest.enrich.cache import bounded_cache, tuple_chars
 from ingest.enrich.origin import Origin, compute_origin, traffic_fields
 from ingest.enrich.reference import KEYS as REFERENCE_KEYS
-from ingest.enrich.urls import URL_CACHE_SIZE, url_path_agg, url_path_extract
+from ingest.enrich.urls import URL_CACHE_SIZE, url_base, url_path_agg, url_path_extract
 from ingest.enrich.useragent import UA_CACHE_SIZE, parse_user_agent
 from ingest.errors import Reason
 from ingest.transform.coerce import RowBuilder, text
@@ -148,7 +148,7 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     _set_device(row, event)
     # Derived string columns, cached on their inputs (pages and origins repeat far more than
     # events do) and added as they are: they are built from our own rules, never from raw input.
-    values.update(_path_columns(page_location))
+    values.update(_path_columns(page_location and (url_base(page_location) or page_location)))
     values.update(_origin_columns(origin))
     if ctx.reference is not None:
         _join_reference(row, ctx)
