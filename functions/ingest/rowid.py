@@ -21,6 +21,7 @@ table holds per source. Analysts read the deduplicated views, one row per ``row_
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any, Iterable
 
 import orjson
@@ -30,9 +31,17 @@ def content_id(contract: str, row: dict[str, Any], exclude: frozenset[str]) -> t
     """From the typed row without the columns in ``exclude``, key order ignored:
     ``(id, those columns as canonical JSON, the columns left out)``. The canonical JSON is a
     valid encoding of that part of the row, so the caller can send it rather than encode twice."""
-    left_out = {name: row.pop(name) for name in row.keys() & exclude}
+    left_out = {name: row.pop(name) for name in exclude if name in row}
     canonical = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(contract.encode() + b"\0" + canonical).hexdigest()[:32], canonical, left_out
+    digest = _contract_digest(contract).copy()  # sha256(contract + NUL + canonical), without copying canonical
+    digest.update(canonical)
+    return digest.hexdigest()[:32], canonical, left_out
+
+
+@lru_cache(maxsize=64)
+def _contract_digest(contract: str) -> Any:
+    """sha256 fed with the prefix every content id of ``contract`` starts with."""
+    return hashlib.sha256(contract.encode() + b"\0")
 
 
 def emission_id(contract: str, parts: Iterable[str]) -> str:
@@ -40,7 +49,8 @@ def emission_id(contract: str, parts: Iterable[str]) -> str:
 
 
 def insert_id(row_id: str, position: str) -> str:
-    return stable_id(row_id, position)
+    """``stable_id(row_id, position)``, in one call per row."""
+    return hashlib.sha256(f"{row_id}\0{position}\0".encode()).hexdigest()[:32]
 
 
 def stable_id(*parts: str | bytes) -> str:
