@@ -36,9 +36,9 @@ class SourceRef(NamedTuple):
         return base if self.line_number is None else f"{base}:{self.line_number}"
 
     def at(self, *, record_index: int | None = None, line_number: int | None = None) -> "SourceRef":
-        """The same source, pointing at one record of it (cheaper than dataclasses.replace)."""
-        return SourceRef(self.kind, self.topic, self.message_id, self.publish_time, record_index,
-                         self.bucket, self.object, self.generation, line_number)
+        """The same source, pointing at one record of it: one per record, so the tuple is made
+        directly (half the cost of the generated ``__new__``)."""
+        return _tuple_new(SourceRef, self[:4] + (record_index,) + self[5:8] + (line_number,))
 
     def batch_uri(self) -> str:
         """The invocation's source, without the per-record part."""
@@ -46,6 +46,9 @@ class SourceRef(NamedTuple):
 
     def as_row(self) -> dict[str, Any]:
         return {name: value for name, value in zip(self._fields[1:], self[1:], strict=True) if value is not None}
+
+
+_tuple_new = tuple.__new__
 
 
 @dataclass(slots=True)

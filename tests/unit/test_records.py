@@ -1,0 +1,22 @@
+"""``SourceRef.at`` (built without the generated ``__new__``) is ``_replace`` of the record's part."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.records import SourceRef
+
+texts = st.none() | st.text(max_size=8)
+numbers = st.none() | st.integers(0, 10**6)
+sources = st.builds(SourceRef, st.sampled_from(["pubsub", "gcs"]), texts, texts, texts, numbers, texts, texts,
+                    numbers, numbers)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sources, numbers, numbers)
+def test_at_replaces_only_the_record_position(source: SourceRef, index: int | None, line: int | None) -> None:
+    pointed = source.at(record_index=index, line_number=line)
+    assert type(pointed) is SourceRef
+    assert pointed == source._replace(record_index=index, line_number=line)
+    assert pointed.uri() == source._replace(record_index=index, line_number=line).uri()
