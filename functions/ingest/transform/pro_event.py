@@ -74,13 +74,11 @@ def flatten_params(params: Any) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for param in params or ():
         value = param.get("value")
-        if not value:
-            found = None
-        elif len(value) == 1:  # GA4 fills one typed field, and the input schema allows no others
-            (found,) = value.values()
-        else:  # an export that spells out the empty fields as nulls
-            found = next((typed for kind in _GA4_VALUE_KEYS if (typed := value.get(kind)) is not None), None)
-        flat[param["key"]] = found
+        if value and len(value) == 1:  # GA4 fills one typed field, and the input schema allows no others
+            (flat[param["key"]],) = value.values()
+        else:  # none, or an export that spells out the empty fields as nulls
+            flat[param["key"]] = None if not value else next(
+                (typed for kind in _GA4_VALUE_KEYS if (typed := value.get(kind)) is not None), None)
     return flat
 
 
@@ -202,7 +200,8 @@ def _path_columns(page_location: str | None) -> dict[str, str]:
 @bounded_cache(4096, size=tuple_chars)
 def _origin_columns(origin: Origin | None) -> dict[str, Any]:
     campaign, medium, source = traffic_fields(origin)
-    record = None if origin is None else {name: value for name, value in origin._asdict().items() if value is not None}
+    record = None if origin is None else {
+        name: value for name, value in zip(Origin._fields, origin, strict=True) if value is not None}
     return _present(traffic_campaign=campaign, traffic_medium=medium, traffic_source=source,
                     traffic_origin=record or None)
 
