@@ -18,6 +18,7 @@ import traceback
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -53,7 +54,13 @@ def unbind(token: object) -> None:
 def _enabled(severity: str) -> bool:
     from ingest.config import settings
 
-    return _LEVELS.get(severity, 20) >= _LEVELS.get(settings().log_level.upper(), 20)
+    return _LEVELS.get(severity, 20) >= _threshold(settings().log_level)
+
+
+@lru_cache(maxsize=8)
+def _threshold(log_level: str) -> int:
+    """The least severity ``LOG_LEVEL`` lets through (settings are cached: so is this, per value)."""
+    return _LEVELS.get(log_level.upper(), 20)
 
 
 def entry(severity: str, event: str, message: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +78,7 @@ def entry(severity: str, event: str, message: str, fields: dict[str, Any]) -> di
 
 
 def _write(line: dict[str, Any]) -> None:
-    sys.stdout.write(orjson.dumps(line, default=str).decode() + "\n")
+    sys.stdout.write(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE).decode())
     sys.stdout.flush()
 
 

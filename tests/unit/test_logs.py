@@ -147,3 +147,14 @@ def test_client_libraries_logs_still_come_out_once_after_a_client_set_up_its_log
     logging.getLogger("google.cloud.bigquery").warning("quota nearly exhausted")
     [line] = _lines(capsys.readouterr().out)
     assert line["message"] == "quota nearly exhausted" and line["logger"] == "google.cloud.bigquery"
+
+
+@pytest.mark.parametrize(("level", "written"), [("WARNING", ["WARNING", "ERROR"]), ("DEBUG", ["DEBUG", "INFO", "WARNING",
+                                                                                              "ERROR"])])
+def test_lines_below_the_log_level_are_not_written(monkeypatch, capsys, level, written):
+    from ingest import config
+
+    monkeypatch.setattr(config, "settings", lambda: Settings(log_level=level))
+    for severity in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        log(severity, "probe")
+    assert [line["severity"] for line in _lines(capsys.readouterr().out)] == written
