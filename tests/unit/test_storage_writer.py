@@ -43,6 +43,7 @@ class FakeStream:
             return outcome(request)
         if outcome is None:
             self.backend.landed.extend(request.proto_rows.rows.serialized_rows)
+            self.backend.tables.extend((self.name, data) for data in request.proto_rows.rows.serialized_rows)
             return ok()
         return outcome
 
@@ -57,6 +58,8 @@ class FakeBackend:
         self.script: list[Any] = list(script)
         self.requests: list[tuple[FakeStream, Any]] = []
         self.landed: list[bytes] = []
+        self.tables: list[tuple[str, bytes]] = []
+        """(stream, row) of every row that landed."""
         self.opened: list[str] = []
 
     def open(self, name: str) -> FakeStream:

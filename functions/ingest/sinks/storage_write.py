@@ -22,8 +22,8 @@ import orjson
 from google.api_core import exceptions as gexc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from ingest.errors import Reason, TransientError
-from ingest.sinks.bigquery import Rejection
+from ingest.errors import FailureKind, Reason, RecordError, TransientError
+from ingest.sinks.bigquery import Rejection, RowEncoder
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 F = descriptor_pb2.FieldDescriptorProto
@@ -216,8 +216,18 @@ class StorageWriter:
         self._fresh: set[str] = set()
         self._request = request_factory or _request_pb
 
-    def codec(self, table: str) -> RowCodec:
-        return self._codecs[table]
+    def encoder(self, table: str) -> RowEncoder:
+        """The pipeline's encode step for ``table``: a value its column cannot hold is the input's
+        fault and costs its record as ``invalid_value``."""
+        codec = self._codecs[table]
+
+        def encode(row: dict[str, Any], left_out: dict[str, Any], canonical: bytes) -> bytes:
+            try:
+                return codec.encode({**row, **left_out})
+            except (KeyError, TypeError, ValueError, OverflowError) as error:
+                raise RecordError.at(FailureKind.INVALID_VALUE, "$", f"{type(error).__name__}: {error}") from error
+
+        return encode
 
     def insert(self, table: str, rows: Sequence[tuple[str, bytes]]) -> list[Rejection]:
         rejections: list[Rejection] = []
