@@ -141,6 +141,7 @@ class StackConfig:
             "PUBSUB_EMULATOR_HOST": self.pubsub_host,
             "STORAGE_EMULATOR_HOST": self.gcs_url,
             "BIGQUERY_EMULATOR_HOST": self.bigquery_url,
+            "BIGQUERY_GRPC_EMULATOR_HOST": self.bigquery_grpc_target,
             "GCP_PROJECT": self.project,
             "GOOGLE_CLOUD_PROJECT": self.project,
         }

@@ -9,12 +9,14 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, pubsub_v1, storage
 
+from ingest import contracts
 from ingest.config import Settings, settings
 from ingest.enrich.reference import ReferenceData
 from ingest.gcs import READ_CHUNK_BYTES, GcsFiles
 from ingest.pipeline import Pipeline
 from ingest.runtime import settle_heap
 from ingest.sinks.bigquery import BigQueryWriter
+from ingest.sinks.storage_write import GrpcAppendStream, RowCodec, StorageWriter
 
 
 def bigquery_client(config: Settings) -> bigquery.Client:
@@ -50,9 +52,38 @@ def read_lines(uri: str) -> Iterator[bytes]:
             yield from stream
 
 
+def storage_writer(config: Settings) -> StorageWriter:
+    """One gRPC channel per process; AppendRows streams open lazily, one per table."""
+    from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
+    from google.cloud.bigquery_storage_v1.services.big_query_write.transports import BigQueryWriteGrpcTransport
+
+    if config.bigquery_grpc_emulator_host:
+        import grpc
+
+        channel = grpc.insecure_channel(config.bigquery_grpc_emulator_host)
+        client = BigQueryWriteClient(transport=BigQueryWriteGrpcTransport(channel=channel))
+    else:
+        client = BigQueryWriteClient()
+    codecs = {}
+    for name in table_names(config):
+        table = contracts.table_schema(config.schemas_dir, name).table_id
+        codecs[table] = RowCodec.for_table(name, config.schemas_dir)
+    return StorageWriter(lambda stream: GrpcAppendStream(client, stream, config.bigquery_timeout_s),
+                         config.project, config.dataset, codecs)
+
+
+def table_names(config: Settings) -> list[str]:
+    """Every table with a schema: each gets its codec at cold start."""
+    return sorted(p.parent.name for p in config.schemas_dir.glob("*/bigquery.json"))
+
+
 def build_pipeline(config: Settings) -> Pipeline:
-    writer = BigQueryWriter(bigquery_client(config), config.dataset, config.insert_batch_rows,
-                            config.insert_batch_bytes, config.bigquery_timeout_s)
+    writer: BigQueryWriter | StorageWriter
+    if config.bigquery_write_path == "storage_write":
+        writer = storage_writer(config)
+    else:
+        writer = BigQueryWriter(bigquery_client(config), config.dataset, config.insert_batch_rows,
+                                config.insert_batch_bytes, config.bigquery_timeout_s)
     reference = None
     if config.reference_data_uri:
         uri = config.reference_data_uri

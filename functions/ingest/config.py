@@ -93,6 +93,16 @@ def _http_endpoint(value: str) -> str | None:
     return None if not value or re.fullmatch(r"https?://[^/\s]+/?", value) else "must be empty or http(s)://host:port"
 
 
+def _grpc_endpoint(value: str) -> str | None:
+    """empty, or host:port"""
+    return None if not value or re.fullmatch(r"[^/\s:]+:\d+", value) else "must be empty or host:port"
+
+
+def _write_path(value: str) -> str | None:
+    """storage_write or insert_all"""
+    return None if value in ("storage_write", "insert_all") else "must be storage_write or insert_all"
+
+
 def _reference_uri(value: str) -> str | None:
     """empty, gs://bucket/object or a file"""
     if not value:
@@ -154,6 +164,9 @@ class Settings:
         doc="Rows per insertAll request (BigQuery recommends ~500, allows 50 000).")
     insert_batch_bytes: int = setting("INSERT_BATCH_BYTES", 8 * MiB, check=between(64 * 1024, 9_500_000),
         doc="Bytes per insertAll request, under BigQuery's 10 MB request limit.")
+    bigquery_write_path: str = setting("BIGQUERY_WRITE_PATH", "insert_all", check=_write_path,
+        doc="storage_write: the Storage Write API's _default streams (at-least-once; analysts read the "
+            "deduplicated views), or insert_all: insertAll with insertIds. See docs/write-path.md.")
     bigquery_timeout_s: float = setting("BIGQUERY_TIMEOUT_S", 30.0, check=between(0.1, 600),
         doc="Deadline of the client's own retries before a failure is handed to Pub/Sub / Eventarc.")
     file_batch_lines: int = setting("FILE_BATCH_LINES", 500, check=between(1, 100_000),
@@ -174,6 +187,8 @@ class Settings:
         doc="How long a loaded reference snapshot is used before it is read again.")
     bigquery_emulator_host: str = setting("BIGQUERY_EMULATOR_HOST", "", check=_http_endpoint,
         doc="http://host:port of a local BigQuery emulator; empty in production.")
+    bigquery_grpc_emulator_host: str = setting("BIGQUERY_GRPC_EMULATOR_HOST", "", check=_grpc_endpoint,
+        doc="host:port of the emulator's Storage Write API (gRPC, plaintext); empty in production.")
     code_version: str = setting("CODE_VERSION", "dev", aliases=("K_REVISION",),
         doc="Recorded in ingestion_errors and ingestion_audit, to tie a row to the code that made it.")
     state_bucket: str = setting("STATE_BUCKET", "ingest-state", check=_bucket,

@@ -31,8 +31,9 @@ from ingest.partner_files import ingest_file
 from ingest.records import Record, SourceRef
 from ingest.rowid import content_id, emission_id, insert_id
 from ingest.sinks.audit import Counts, FileFacts, audit_row
-from ingest.sinks.bigquery import BigQueryWriter
+from ingest.sinks.bigquery import BigQueryWriter, RowEncoder, json_row
 from ingest.sinks.dead_letter import DeadLetter, Row
+from ingest.sinks.storage_write import StorageWriter
 from ingest.transform import pro_event, pro_log, userpilot_event
 from ingest.transform.context import SkipRecord, TransformContext
 from ingest.transform.timeutil import bq_timestamp
@@ -89,13 +90,14 @@ def now() -> datetime:
 def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
             received_at: datetime, publish_time: datetime | None = None,
             attributes: dict[str, str] | None = None, reference: ReferenceSnapshot | None = None,
-            dead_letter: DeadLetter | None = None) -> Prepared:
+            dead_letter: DeadLetter | None = None, encode: RowEncoder | None = None) -> Prepared:
     table = contracts.table_schema(settings.schemas_dir, contract)
     validator = contracts.input_validator(settings.schemas_dir, contract)
     policy = load_policy(settings.schemas_dir, contract)
     spec = CONTRACTS[contract]
     transform, content, exclude = spec.transform, table.identity_kind == "content", table.identity_exclude
     partition = table.partition_column or ""
+    encode = encode or json_row
     ingested_at = bq_timestamp(received_at)
     if dead_letter is None:
         dead_letter = DeadLetter(contract=contract, received_at=received_at, code_version=settings.code_version,
@@ -147,8 +149,7 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
             left_out["row_id"] = identity
             left_out["ingested_at"] = ingested_at
             left_out["ingestion_source"] = position
-            head = orjson.dumps(left_out)
-            encoded = head if canonical == b"{}" else head[:-1] + b"," + canonical[1:]
+            encoded = encode(row, left_out, canonical)
         except SkipRecord:
             counts.skipped += 1
             continue
@@ -185,7 +186,7 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
 class Pipeline:
     """Binds ``prepare`` to the BigQuery sinks; one instance per process."""
 
-    def __init__(self, settings: Settings, writer: BigQueryWriter, reference: ReferenceData | None = None) -> None:
+    def __init__(self, settings: Settings, writer: BigQueryWriter | StorageWriter, reference: ReferenceData | None = None) -> None:
         self.settings = settings
         self.writer = writer
         self.reference = reference
@@ -200,7 +201,8 @@ class Pipeline:
         dead_letter = self.dead_letter_for(contract, started, attributes)
         records = split_message(data, source, self.settings)
         prepared = prepare(contract, records, self.settings, received_at=started, publish_time=publish_time,
-                           attributes=attributes, reference=self.reference_snapshot(), dead_letter=dead_letter)
+                           attributes=attributes, reference=self.reference_snapshot(), dead_letter=dead_letter,
+                           encode=self._encoder(contract))
         counts = self._write(contract, prepared)
         self._finish(function, contract, source, counts, dead_letter, started)
         return counts
@@ -217,7 +219,7 @@ class Pipeline:
                     dead_letter: DeadLetter) -> Counts:
         """One batch of a file's records, prepared and written (dead letter included)."""
         prepared = prepare(contract, records, self.settings, received_at=received_at, reference=self.reference_snapshot(),
-                           dead_letter=dead_letter)
+                           dead_letter=dead_letter, encode=self._encoder(contract))
         return self._write(contract, prepared)
 
     def finish_file(self, function: str, contract: str, source: SourceRef, progress: Progress,
@@ -242,6 +244,20 @@ class Pipeline:
         return DeadLetter(contract=contract, received_at=started, code_version=self.settings.code_version,
                           payload_limit=self.settings.dead_letter_payload_bytes, attributes=attributes)
 
+    def _encoder(self, contract: str) -> RowEncoder:
+        """The sink's encoding of the contract's rows; a sink that takes JSON rows needs none."""
+        encoder = getattr(self.writer, "encoder", None)
+        return encoder(contracts.table_schema(self.settings.schemas_dir, contract).table_id) if encoder else json_row
+
+    def _own_rows(self, table: str, rows: list[Row]) -> list[Row]:
+        """The dead-letter and audit rows (built as JSON) in the sink's encoding: a few rows per
+        invocation, so their second conversion is not worth a second row builder."""
+        encoder = getattr(self.writer, "encoder", None)
+        if encoder is None:
+            return rows
+        encode = encoder(table)
+        return [(key, encode(orjson.loads(data), {}, b"{}")) for key, data in rows]
+
     def _write(self, contract: str, prepared: Prepared) -> Counts:
         """Rows first, then what BigQuery refused and what never got that far."""
         table = contracts.table_schema(self.settings.schemas_dir, contract).table_id
@@ -262,7 +278,7 @@ class Pipeline:
         rows = dead_letter.take()
         if not rows:
             return
-        refused = self.writer.insert(self._errors_table, rows)
+        refused = self.writer.insert(self._errors_table, self._own_rows(self._errors_table, rows))
         if refused:
             # The dead letter is the last resort: if it refuses a row, retrying is the only way
             # not to lose it.
@@ -286,7 +302,7 @@ class Pipeline:
         identity, row = audit_row(function=function, contract=contract, source_kind=source.kind, source=batch,
                                   counts=counts, started_at=started, finished_at=finished,
                                   code_version=self.settings.code_version, file=file)
-        refused = self.writer.insert(self._audit_table, [(identity, row)])
+        refused = self.writer.insert(self._audit_table, self._own_rows(self._audit_table, [(identity, row)]))
         if refused:
             reasons = "; ".join(f"{r.path}: {r.message}" for r in refused[0].reasons)
             raise TransientError(f"{self._audit_table} refused the audit row of {batch}: {reasons}")

@@ -64,6 +64,7 @@ def test_client_env_points_the_google_libraries_at_the_stack() -> None:
         "PUBSUB_EMULATOR_HOST": "127.0.0.1:18085",
         "STORAGE_EMULATOR_HOST": "http://127.0.0.1:14443",
         "BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:19050",
+        "BIGQUERY_GRPC_EMULATOR_HOST": "127.0.0.1:9060",
         "GCP_PROJECT": "p1",
         "GOOGLE_CLOUD_PROJECT": "p1",
     }

@@ -16,8 +16,9 @@ integration tests exercise this against the emulator, which answers in BigQuery'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
+import orjson
 import requests
 from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry, if_exception_type
@@ -27,6 +28,17 @@ from ingest.errors import Reason, TransientError
 
 _RETRYABLE = (gexc.InternalServerError, gexc.BadGateway, gexc.ServiceUnavailable, gexc.GatewayTimeout,
               gexc.TooManyRequests, requests.ConnectionError, requests.Timeout)
+
+
+RowEncoder = Callable[[dict[str, Any], dict[str, Any], bytes], bytes]
+"""(row, the columns its id left out, the row's canonical JSON) -> the bytes the sink sends.
+``prepare`` calls it inside the per-record guard, so a value the sink cannot encode costs its record."""
+
+
+def json_row(row: dict[str, Any], left_out: dict[str, Any], canonical: bytes) -> bytes:
+    """insertAll's JSON: the canonical JSON is reused, only the left-out columns are encoded."""
+    head = orjson.dumps(left_out)
+    return head if canonical == b"{}" else head[:-1] + b"," + canonical[1:]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,158 @@
+"""StorageWriter against a fake AppendRows stream that models refusals, timeouts, drops and row errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from google.api_core import exceptions as gexc
+from google.cloud.bigquery_storage_v1 import types
+
+from ingest.config import settings
+from ingest.errors import TransientError
+from ingest.sinks.storage_write import RowCodec, StorageWriter, TimestampMicros
+
+Response = types.AppendRowsResponse.pb()
+
+
+def ok() -> Any:
+    response = Response()
+    response.append_result.SetInParent()
+    return response
+
+
+def failed(code: int, message: str, row_errors: dict[int, str] | None = None) -> Any:
+    response = Response()
+    response.error.code, response.error.message = code, message
+    for index, text in (row_errors or {}).items():
+        response.row_errors.add(index=index, code=1, message=text)
+    return response
+
+
+class FakeStream:
+    def __init__(self, backend: "FakeBackend", name: str) -> None:
+        self.backend, self.name, self.closed = backend, name, False
+
+    def append(self, request: Any) -> Any:
+        assert not self.closed
+        self.backend.requests.append((self, request))
+        outcome = self.backend.script.pop(0) if self.backend.script else None
+        if isinstance(outcome, Exception):
+            raise outcome
+        if callable(outcome):
+            return outcome(request)
+        if outcome is None:
+            self.backend.landed.extend(request.proto_rows.rows.serialized_rows)
+            self.backend.tables.extend((self.name, data) for data in request.proto_rows.rows.serialized_rows)
+            return ok()
+        return outcome
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeBackend:
+    """Scripted outcomes per append: an exception, a response, a function of the request, or None (lands)."""
+
+    def __init__(self, *script: Any) -> None:
+        self.script: list[Any] = list(script)
+        self.requests: list[tuple[FakeStream, Any]] = []
+        self.landed: list[bytes] = []
+        self.tables: list[tuple[str, bytes]] = []
+        """(stream, row) of every row that landed."""
+        self.opened: list[str] = []
+
+    def open(self, name: str) -> FakeStream:
+        self.opened.append(name)
+        return FakeStream(self, name)
+
+
+def writer(backend: FakeBackend, **kwargs: Any) -> StorageWriter:
+    codec = RowCodec.for_table("ingestion_audit", settings().schemas_dir)
+    return StorageWriter(backend.open, "p", "d", {"ingestion_audit": codec}, backoff_s=0, **kwargs)
+
+
+ROWS = [(f"k{i}", f"row{i}".encode()) for i in range(5)]
+
+
+def test_rows_land_on_one_stream_with_the_schema_only_on_its_first_request() -> None:
+    backend = FakeBackend()
+    sink = writer(backend)
+    assert sink.insert("ingestion_audit", ROWS) == []
+    assert sink.insert("ingestion_audit", ROWS[:1]) == []
+    assert backend.opened == ["projects/p/datasets/d/tables/ingestion_audit/streams/_default"]
+    first, second = (request for _, request in backend.requests)
+    assert first.proto_rows.HasField("writer_schema") and not second.proto_rows.HasField("writer_schema")
+    assert backend.landed == [data for _, data in ROWS] + [ROWS[0][1]]
+
+
+def test_row_errors_cost_their_rows_and_the_rest_is_appended_once() -> None:
+    backend = FakeBackend(failed(3, "bad rows", {1: "Field x: bad value", 3: "missing required"}))
+    rejections = writer(backend).insert("ingestion_audit", ROWS)
+    assert [(r.insert_id, r.reasons[0].message) for r in rejections] == [
+        ("k1", "Field x: bad value"), ("k3", "missing required")]
+    assert backend.landed == [b"row0", b"row2", b"row4"]
+
+
+@pytest.mark.parametrize("failure", [
+    gexc.ServiceUnavailable("down"), gexc.DeadlineExceeded("slow"), StopIteration(),
+    failed(14, "unavailable"), failed(13, "internal"), failed(8, "quota")])
+def test_transient_failures_reopen_the_stream_and_retry(failure: Any) -> None:
+    backend = FakeBackend(failure)
+    assert writer(backend).insert("ingestion_audit", ROWS) == []
+    assert len(backend.opened) == 2 and backend.requests[0][0].closed
+    assert backend.requests[1][1].proto_rows.HasField("writer_schema")  # a new stream needs the schema
+    assert backend.landed == [data for _, data in ROWS]
+
+
+def test_persistent_transient_failure_raises_for_redelivery() -> None:
+    backend = FakeBackend(*[gexc.ServiceUnavailable("down")] * 3)
+    with pytest.raises(TransientError):
+        writer(backend, attempts=3).insert("ingestion_audit", ROWS)
+    assert backend.landed == []
+
+
+@pytest.mark.parametrize("failure", [gexc.NotFound("no table"), gexc.PermissionDenied("no"),
+                                     failed(5, "table not found"), failed(7, "denied")])
+def test_configuration_errors_raise_without_retry(failure: Any) -> None:
+    backend = FakeBackend(failure)
+    with pytest.raises(TransientError):
+        writer(backend).insert("ingestion_audit", ROWS)
+    assert len(backend.requests) == 1 and backend.landed == []
+
+
+def test_a_failing_retry_after_row_errors_raises() -> None:
+    backend = FakeBackend(failed(3, "bad", {0: "bad"}), failed(3, "still bad", {1: "bad"}))
+    with pytest.raises(TransientError):
+        writer(backend).insert("ingestion_audit", ROWS)
+
+
+def test_requests_are_split_under_the_byte_limit() -> None:
+    backend = FakeBackend()
+    rows = [(f"k{i}", b"x" * 100) for i in range(10)]
+    writer(backend, max_bytes=350).insert("ingestion_audit", rows)
+    sizes = [sum(map(len, r.proto_rows.rows.serialized_rows)) for _, r in backend.requests]
+    assert sizes == [300, 300, 300, 100] and len(backend.landed) == 10
+
+
+def test_timestamps_become_micros_through_the_minute_cache() -> None:
+    convert = TimestampMicros(limit=2)
+    values = ["2026-12-02T14:12:59.123456Z", "2026-12-02T14:13:00.000001Z", "1970-01-01T00:00:01.000000Z",
+              "2026-12-02T14:12:00.000000Z"]
+    assert [convert(v) for v in values] == [1796220779123456, 1796220780000001, 1_000_000, 1796220720000000]
+    assert convert("2026-12-02T14:12:59.123456+00:00") == 1796220779123456
+
+
+def test_codec_encodes_nested_and_typed_values() -> None:
+    codec = RowCodec("t", [
+        {"name": "at", "type": "TIMESTAMP"}, {"name": "day", "type": "DATE"}, {"name": "doc", "type": "JSON"},
+        {"name": "amount", "type": "NUMERIC"}, {"name": "tags", "type": "STRING", "mode": "REPEATED"},
+        {"name": "items", "type": "RECORD", "mode": "REPEATED", "fields": [{"name": "at", "type": "TIMESTAMP"}]}])
+    message = codec.decode(codec.encode({"at": "1970-01-01T00:00:01.000000Z", "day": "1970-01-03", "doc": {"a": 1},
+                                         "amount": 1.5, "tags": ["x"], "items": [{"at": 5}], "skip": None}))
+    assert (message.at, message.day, message.doc, message.amount, list(message.tags), message.items[0].at) == (
+        1_000_000, 2, '{"a":1}', "1.5", ["x"], 5)
+    with pytest.raises(KeyError):
+        codec.encode({"nope": 1})
+    with pytest.raises((TypeError, ValueError)):
+        codec.encode({"day": "not a date"})
