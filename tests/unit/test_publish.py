@@ -137,3 +137,40 @@ def test_pre_encoded_bytes_are_accepted_and_pretty_printed_ones_flattened():
     client = FakeClient()
     publish([b'{"i": 0}', b'{\n  "i": 1\n}'], TOPIC, client=client, settings=SETTINGS)
     assert [r["i"] for r in client.records()] == [0, 1]
+
+
+def _run_cli(monkeypatch, path, *options: str):
+    from click.testing import CliRunner
+
+    from ingest.cli import main
+    client = FakeClient()
+    monkeypatch.setattr("ingest.publish.default_client", lambda: client)
+    monkeypatch.setenv("MAX_RECORD_BYTES", "2048")
+    return CliRunner().invoke(main, ["publish", str(path), "--topic", "t", *options]), client
+
+
+@pytest.mark.parametrize("name,body", [
+    ("e.ndjson", b'{"i": 0}\n\n{"i": 1}\n'),
+    ("e.json", b'[{"i": 0}, {"i": 1}]'),
+    ("e.ndjson.gz", __import__("gzip").compress(b'{"i": 0}\n{"i": 1}\n')),
+])
+def test_command_publishes_ndjson_arrays_and_gzip_files(monkeypatch, tmp_path, name, body):
+    (tmp_path / name).write_bytes(body)
+    result, client = _run_cli(monkeypatch, tmp_path / name, "--batch", "1")
+    assert result.exit_code == 0, result.output
+    assert [r["i"] for r in client.records()] == [0, 1] and len(client.messages) == 2
+    assert "published 2 events in 2 messages" in result.output
+
+
+def test_command_names_bad_lines_publishes_the_rest_and_exits_1(monkeypatch, tmp_path):
+    (tmp_path / "e.ndjson").write_bytes(b'{"i": 0}\nnot json\n{"i": 2, "pad": "' + b"x" * 3000 + b'"}\n{"i": 3}\n')
+    result, client = _run_cli(monkeypatch, tmp_path / "e.ndjson")
+    assert result.exit_code == 1
+    assert "line 2:" in result.output and "line 3:" in result.output
+    assert [r["i"] for r in client.records()] == [0, 3]
+
+
+def test_command_refuses_a_batch_above_the_functions_bound_with_exit_2(monkeypatch, tmp_path):
+    (tmp_path / "e.ndjson").write_bytes(b'{"i": 0}\n')
+    result, _ = _run_cli(monkeypatch, tmp_path / "e.ndjson", "--batch", "20000")
+    assert result.exit_code == 2 and "MAX_MESSAGE_RECORDS" in result.output

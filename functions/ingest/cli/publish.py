@@ -58,7 +58,8 @@ def publish_command(file: IO[bytes], topic: str, max_records: int, max_latency: 
     try:
         for count, (number, line) in enumerate(_lines(stream), 1):
             try:
-                publisher.add(orjson.dumps(orjson.loads(line)) if b"\n" in line.strip() else line)
+                orjson.loads(line)  # a line that is not JSON is the file's problem, named here
+                publisher.add(line)
             except (EventTooLarge, orjson.JSONDecodeError) as error:
                 problems += 1
                 click.echo(f"line {number}: {error}", err=True)
