@@ -24,6 +24,7 @@ from pathlib import Path
 import orjson
 from google.cloud import bigquery, pubsub_v1, storage
 
+from ingest.publish import publish
 from tools import activities, bundle, emulators, provision, samples
 from tools.catalog import SqlSettings
 
@@ -173,15 +174,16 @@ def demo(cfg: emulators.StackConfig, names: LocalNames, events_count: int, batch
 
     events = samples.events(events_count) + samples.visits(20)
     started = time.monotonic()
-    futures = [publisher.publish(events_topic, orjson.dumps(events[i:i + batch]))
-               for i in range(0, len(events), batch)]
-    futures.append(publisher.publish(events_topic, b'{"event_name": "page_view", "event_timestamp": "soon"}'))
+    sent = publish(events, events_topic, client=publisher, max_records=batch)
+    # Two deliberately bad messages, sent raw: they must reach the dead letter, not be repaired here.
+    futures = [publisher.publish(events_topic, b'{"event_name": "page_view", "event_timestamp": "soon"}')]
     futures.append(publisher.publish(events_topic, b"this is not json"))
     logs = samples.log_entries(60)
     futures.append(publisher.publish(logs_topic, b"\n".join(orjson.dumps(entry) for entry in logs)))
     for future in futures:
         future.result()
-    print(f"\npublished {len(events) + 2} events in {len(futures) - 1} messages and {len(logs)} logs")
+    print(f"\npublished {len(events) + 2} events in {sent.messages + 2} messages "
+          f"({sent.bytes_in} bytes, {sent.bytes_out} gzipped) and {len(logs)} logs")
 
     bucket = storage.Client(project=cfg.project).bucket(cfg.bucket)
     lines = samples.userpilot_lines(200)

@@ -15,7 +15,7 @@ from ingest.config import ConfigError, Settings
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Validate, replay and inspect what the pipeline ingests."""
+    """Validate, replay, publish and inspect what the pipeline ingests."""
 
 
 @main.command("settings")
@@ -33,8 +33,9 @@ def show_settings() -> None:
 def _register() -> None:
     from ingest.cli.dead_letter import dead_letter
     from ingest.cli.files import replay, validate
+    from ingest.cli.publish import publish_command
 
-    for command in (validate, replay, dead_letter):
+    for command in (validate, replay, dead_letter, publish_command):
         main.add_command(command)
 
 
