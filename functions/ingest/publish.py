@@ -1,7 +1,7 @@
 """Publishing events the way the functions read them best: many per message, gzipped.
 
 One event per message pays the function's per-request floor and Pub/Sub's 1 000-byte minimum
-per event; ~100 events per gzipped message cuts the cost per million events ~10x (docs/cost.md).
+per event; ~100 events per gzipped message cuts the cost per million events ~10x (README, "Publishing events").
 A message is NDJSON (one event per line), gzipped unless ``gzip=False``; the functions detect
 gzip by its magic bytes, so no attribute is needed. Bounds come from the functions' own
 settings (``MAX_MESSAGE_RECORDS``, ``MAX_MESSAGE_BYTES``, ``MAX_RECORD_BYTES``,
