@@ -150,8 +150,8 @@ class FunctionServer:
                "BIGQUERY_WRITE_PATH": path, "BIGQUERY_EMULATOR_HOST": backend.http_url,
                "BIGQUERY_GRPC_EMULATOR_HOST": backend.grpc_target, "GCP_PROJECT": "local-dev",
                "GOOGLE_CLOUD_PROJECT": "local-dev", "PSEUDONYMISATION_KEY": KEY, "BIGQUERY_TIMEOUT_S": "10",
-               "ENVIRONMENT": "bench", "CODE_VERSION": "bench", "LOG_LEVEL": "WARNING"}
-        for name in ("REFERENCE_DATA_URI", "PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST"):
+               "ENVIRONMENT": "bench", "CODE_VERSION": "bench"}
+        for name in ("REFERENCE_DATA_URI", "PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "LOG_LEVEL"):
             env.pop(name, None)
         binary = Path(sys.executable).parent / "functions-framework"
         self._log = log.open("wb")
@@ -258,13 +258,14 @@ class EventPool:
 
 
 def measure_path(path: str, sizes: list[int], runs: int, scale: float, pool: EventPool, backend: InstantBackend,
-                 references: dict[int, float], log_dir: Path) -> tuple[list[Figure], float]:
+                 log_dir: Path) -> tuple[list[Figure], float]:
     server = FunctionServer(path, backend, log_dir / f"fn-{path}.log")
     figures = []
     counter = 0
     try:
         for size in sizes:
             events = max(size, int(EVENTS_PER_WINDOW.get(size, 4_000) * scale) // size * size)
+            reference = reference_rate(size, pool, scale)  # next to the windows it is compared with
             for encoding in ENCODINGS:
                 gzip = encoding == "gzip"
                 for data in frame(pool.take(max(size, 20) * 3), size, gzip)[:3]:  # warm-up
@@ -291,24 +292,17 @@ def measure_path(path: str, sizes: list[int], runs: int, scale: float, pool: Eve
                     wall_ms_per_request=statistics.median(wall_runs), message_bytes=statistics.fmean(sizes_seen),
                     rows_per_event={t: v["rows"] / total_events for t, v in stats.items()},
                     row_bytes_per_event={t: v["row_bytes"] / total_events for t, v in stats.items()},
-                    reference_events_per_s=references[size]))
+                    reference_events_per_s=reference))
         peak = max(_vm_hwm_mib(pid) for pid in server.pids())
     finally:
         server.stop()
     return figures, peak
 
 
-def reference_rates(sizes: list[int], pool: EventPool, scale: float) -> dict[int, float]:
-    """In-process events/s of split_message + prepare on messages of each size (plain NDJSON), the
-    heap settled first as the function does once started (else collections that scan this process's
-    own objects would be measured too: ~30 % at 500 events/message)."""
-    settings = Settings(pseudonymisation_key=KEY)
-    settle_heap()
-    rates = {}
-    for size in sizes:
-        events = max(size * 5, int(2_000 * scale) // size * size)
-        rates[size] = prepare_rate(messages_of(pool.take(events), size), settings, events)
-    return rates
+def reference_rate(size: int, pool: EventPool, scale: float) -> float:
+    """In-process events/s of split_message + prepare on messages of ``size`` events (plain NDJSON)."""
+    events = max(size * 5, int(2_000 * scale) // size * size)
+    return prepare_rate(messages_of(pool.take(events), size), Settings(pseudonymisation_key=KEY), events)
 
 
 def machine() -> str:
@@ -321,12 +315,14 @@ def machine() -> str:
 
 def run(sizes: list[int], paths: list[str], runs: int, scale: float, log_dir: Path) -> Report:
     report = Report(started=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", machine=machine(), runs=runs)
-    needed = sum(max(size, int(EVENTS_PER_WINDOW.get(size, 4_000) * scale)) * (runs + 1) for size in sizes) * 2
+    needed = sum(max(size, int(EVENTS_PER_WINDOW.get(size, 4_000) * scale)) * (runs + 1) + 2_000 for size in sizes) * 2
     pool = EventPool(min(max(needed, 2_000), 40_000))
-    references = reference_rates(sizes, pool, scale)
+    # As the function does once started; else the in-process reference would also pay for collections
+    # scanning this process's own long-lived objects (~30 % at 500 events/message).
+    settle_heap()
     with InstantBackend.start() as backend:
         for path in paths:
-            figures, peak = measure_path(path, sizes, runs, scale, pool, backend, references, log_dir)
+            figures, peak = measure_path(path, sizes, runs, scale, pool, backend, log_dir)
             report.figures += figures
             report.peak_rss_mib[path] = peak
     return report
@@ -351,7 +347,7 @@ def main(argv: list[str] | None = None) -> Report:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="events per message (default %(default)s)")
     parser.add_argument("--paths", default=",".join(PATHS), help="BIGQUERY_WRITE_PATH values (default %(default)s)")
-    parser.add_argument("--runs", type=int, default=3, help="measured windows per case (default %(default)s)")
+    parser.add_argument("--runs", type=int, default=5, help="measured windows per case (default %(default)s)")
     parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1")),
                         help="events per window, relative to the default (env BENCH_SCALE; default %(default)s)")
     parser.add_argument("--json", type=Path, help="write the figures here (read by benchmarks.cost)")
