@@ -13,7 +13,7 @@ Measured per (path, size, encoding), median of ``--runs`` windows after a warm-u
 CPU time (user + sys of every process in its group, /proc/<pid>/stat) per request, hence events/s
 per vCPU; the bytes published per message; the rows and row bytes the backend received per
 event. Per path: the server's peak RSS (VmHWM). Reference, same run: ``split_message + prepare``
-in this process on messages of the same size (``pipeline_bench.prepare_rate``), so the envelope's
+in this process on messages of the same size (``pipeline_bench.run_once``, CPU time), so the envelope's
 rate is also shown as a share of the in-process one; ratios survive a noisy machine, absolute
 times do not. ``--json`` writes the figures for ``benchmarks.cost``.
 """
@@ -39,7 +39,7 @@ import orjson
 
 from benchmarks import corpus
 from benchmarks.instant_backend import InstantBackend
-from benchmarks.pipeline_bench import messages_of, prepare_rate
+from benchmarks.pipeline_bench import messages_of, run_once
 from ingest.config import Settings
 from ingest.publish import Publisher
 from ingest.runtime import settle_heap
@@ -299,10 +299,19 @@ def measure_path(path: str, sizes: list[int], runs: int, scale: float, pool: Eve
     return figures, peak
 
 
-def reference_rate(size: int, pool: EventPool, scale: float) -> float:
-    """In-process events/s of split_message + prepare on messages of ``size`` events (plain NDJSON)."""
+def reference_rate(size: int, pool: EventPool, scale: float, runs: int = 3) -> float:
+    """In-process events per CPU-second of split_message + prepare (``pipeline_bench.run_once``) on
+    messages of ``size`` events (plain NDJSON): CPU time like the envelope's, so that a busy machine
+    (other processes taking the core) does not skew the ratio."""
     events = max(size * 5, int(2_000 * scale) // size * size)
-    return prepare_rate(messages_of(pool.take(events), size), Settings(pseudonymisation_key=KEY), events)
+    messages, settings = messages_of(pool.take(events), size), Settings(pseudonymisation_key=KEY)
+    run_once(messages[:5], settings)
+    cpu = []
+    for _ in range(runs):
+        start = time.process_time()
+        run_once(messages, settings)
+        cpu.append(time.process_time() - start)
+    return events / statistics.median(cpu)
 
 
 def machine() -> str:
