@@ -149,9 +149,12 @@ class FunctionServer:
         env = {**os.environ, "PYTHONPATH": f"{REPO / 'functions'}{os.pathsep}{REPO}",
                "BIGQUERY_WRITE_PATH": path, "BIGQUERY_EMULATOR_HOST": backend.http_url,
                "BIGQUERY_GRPC_EMULATOR_HOST": backend.grpc_target, "GCP_PROJECT": "local-dev",
-               "GOOGLE_CLOUD_PROJECT": "local-dev", "PSEUDONYMISATION_KEY": KEY, "BIGQUERY_TIMEOUT_S": "10",
+               "GOOGLE_CLOUD_PROJECT": "local-dev", "PSEUDONYMISATION_KEY": KEY,
                "ENVIRONMENT": "bench", "CODE_VERSION": "bench"}
-        for name in ("REFERENCE_DATA_URI", "PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "LOG_LEVEL"):
+        # Everything else at its production default (BIGQUERY_TIMEOUT_S, LOG_LEVEL...); no reference
+        # data, like the in-process reference.
+        for name in ("REFERENCE_DATA_URI", "PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "LOG_LEVEL",
+                     "BIGQUERY_TIMEOUT_S"):
             env.pop(name, None)
         binary = Path(sys.executable).parent / "functions-framework"
         self._log = log.open("wb")
