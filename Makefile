@@ -133,7 +133,7 @@ test-unit: $(VENV_STAMP) ## Run only the unit and contract tests (no emulators)
 # quick look; its figures, the input of the cost table, and the function servers' logs go to .local/bench.
 BENCH_SCALE ?= 1
 BENCH_DIR := .local/bench
-bench: $(VENV_STAMP) ## Record path, function envelope (CPU/request, events/s/vCPU, RSS) and $ per million events (~4 min)
+bench: $(VENV_STAMP) ## Record path, function envelope (CPU/request, events/s/vCPU, RSS) and $ per million events (~2 min)
 	$(VENV)/bin/python -m benchmarks.pipeline_bench
 	mkdir -p $(BENCH_DIR)
 	BENCH_SCALE=$(BENCH_SCALE) $(VENV)/bin/python -m benchmarks.envelope_bench --json $(BENCH_DIR)/envelope.json --log-dir $(BENCH_DIR)
