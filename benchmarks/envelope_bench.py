@@ -90,7 +90,6 @@ class Report:
     runs: int
     figures: list[Figure] = field(default_factory=list)
     peak_rss_mib: dict[str, float] = field(default_factory=dict)
-    function_memory_note: str = ""
 
     def to_json(self) -> bytes:
         return orjson.dumps({**asdict(self), "figures": [
@@ -271,7 +270,7 @@ def measure_path(path: str, sizes: list[int], runs: int, scale: float, pool: Eve
             reference = reference_rate(size, pool, scale)  # next to the windows it is compared with
             for encoding in ENCODINGS:
                 gzip = encoding == "gzip"
-                for data in frame(pool.take(max(size, 20) * 3), size, gzip)[:3]:  # warm-up
+                for data in frame(pool.take(size * 3), size, gzip):  # warm-up (the first builds the clients)
                     counter += 1
                     server.post(data, f"w{counter}")
                 backend.reset()
