@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -152,7 +153,8 @@ class InstantBackend:
 
     @classmethod
     def start(cls, timeout_s: float = 30.0) -> "InstantBackend":
-        process = subprocess.Popen([sys.executable, "-m", "benchmarks.instant_backend"], stdout=subprocess.PIPE, cwd=REPO)
+        process = subprocess.Popen([sys.executable, "-m", "benchmarks.instant_backend", "--exit-with-stdin"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO)
         ready: dict[str, int] = {}
         reader = threading.Thread(target=lambda: ready.update(json.loads(process.stdout.readline() or b"{}")),
                                   daemon=True)
@@ -198,8 +200,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--http-port", type=int, default=0, help="0: any free port (printed)")
     parser.add_argument("--grpc-port", type=int, default=0, help="0: any free port (printed)")
+    parser.add_argument("--exit-with-stdin", action="store_true",
+                        help="exit when stdin closes (the parent died or let go), so no backend outlives its bench")
     args = parser.parse_args()
     http, server = serve(args.http_port, args.grpc_port)
+    if args.exit_with_stdin:
+        threading.Thread(target=lambda: (sys.stdin.buffer.read(), os._exit(0)), daemon=True).start()
     print(json.dumps({"http_port": http.server_address[1], "grpc_port": server.bound_port}), flush=True)
     try:
         server.wait_for_termination()
