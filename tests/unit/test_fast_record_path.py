@@ -1,0 +1,110 @@
+"""The specialised record path gives exactly what the straightforward one gave (``tests.support.before``):
+the same row, or the same failure with the same reasons in the same order, on the project's samples,
+the benchmark corpus, the contract examples, every record of the hostile corpus, and generated
+events built to hit the shortcuts' edges (duplicate keys, two keys for one column, values that do
+not fit, shapes the fast flattening refuses)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benchmarks import corpus
+from ingest import contracts
+from ingest.config import Settings
+from ingest.consent import Action
+from ingest.decode import split_message
+from ingest.errors import RecordError
+from ingest.records import SourceRef
+from ingest.transform import pro_event
+from ingest.transform.context import SkipRecord, TransformContext
+from tests.support import hostile_corpus
+from tests.support.before import pro_event as pro_event_before
+from tools import samples
+
+SETTINGS = Settings(pseudonymisation_key="test-key-0123456789")
+TABLE = contracts.table_schema(SETTINGS.schemas_dir, "pro_event")
+RECEIVED = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "pro_event" / "examples"
+
+
+def _outcome(transform: Any, event: Any, action: Action) -> Any:
+    ctx = TransformContext(settings=SETTINGS, table=TABLE, received_at=RECEIVED, consent_action=action)
+    try:
+        return "row", transform(orjson.loads(orjson.dumps(event)), ctx)
+    except RecordError as error:
+        return "error", error.kind, [(r.path, r.message) for r in error.reasons]
+    except SkipRecord as skip:
+        return "skip", str(skip)
+    except Exception as error:  # a bug must look the same too: same type, same words
+        return "crash", type(error).__name__, str(error)
+
+
+def _same(event: Any) -> None:
+    for action in (Action.KEEP, Action.PSEUDONYMISE):
+        assert _outcome(pro_event.to_row, event, action) == _outcome(pro_event_before.to_row, event, action)
+
+
+def _hostile_values() -> list[Any]:
+    source = SourceRef(kind="pubsub", topic="t", message_id="m")
+    found = []
+    for case in hostile_corpus.CASES:
+        if case.target == "ingest_events":
+            found += [r.value for r in split_message(case.body, source, SETTINGS) if isinstance(r.value, dict)]
+    return found
+
+
+FIXED = ([*samples.events(300), *corpus.events(300), *_hostile_values()]
+         + [orjson.loads(p.read_bytes()) for p in sorted(EXAMPLES.glob("*.json"))])
+
+
+@pytest.mark.parametrize("index", range(0, len(FIXED), 25))
+def test_samples_corpus_examples_and_hostile_records_give_the_same_outcome(index: int) -> None:
+    for event in FIXED[index:index + 25]:
+        _same(event)
+    _same(event)  # the second time, every key is learnt: the shortcut is taken
+
+
+KEYS = st.sampled_from(["offerId", "offer_id", "offer", "venueId", "venue_id", "isEdition", "is_edition", "offerType",
+                        "page_location", "page_referrer", "page_title", "firebase_screen", "ga_session_id",
+                        "ga_session_number", "pageNumber", "downloadFilesCnt", "unknownKey", "event_name", "row_id",
+                        "offererName", "", "x" * 130])
+SCALARS = st.one_of(st.none(), st.just(""), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False),
+                    st.text(max_size=6), st.sampled_from(["true", "no", "12", " 7 ", "1.5", "https://passculture.pro/a?gclid=x"]))
+VALUE_OBJECTS = st.one_of(
+    st.dictionaries(st.sampled_from(["string_value", "int_value", "double_value", "float_value"]), SCALARS, max_size=3),
+    st.none(), st.just([]), st.just("v"))
+PARAM = st.one_of(st.fixed_dictionaries({"key": KEYS, "value": VALUE_OBJECTS}),
+                  st.fixed_dictionaries({"key": KEYS}), st.just("not an object"), st.just({"value": {"int_value": 1}}))
+PARAMS = st.one_of(st.lists(PARAM, max_size=8), st.dictionaries(KEYS, SCALARS, max_size=6), st.none(), st.just("x"))
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10**6), PARAMS, st.dictionaries(st.sampled_from(
+    ["page_location", "page_referrer", "page_title", "ga_session_id", "user_id", "platform", "firebase_screen",
+     "unexpected"]), SCALARS, max_size=3))
+def test_generated_events_give_the_same_outcome(seed: int, params: Any, top: dict[str, Any]) -> None:
+    event = samples.event(random.Random(seed), RECEIVED, seed)
+    event["event_params"] = params
+    event.update(top)
+    _same(event)
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_several_bad_parameters_keep_their_reasons_in_parameter_order(order: tuple[int, ...]) -> None:
+    """Keys no other key of these tests shares a column with: the unordered shortcut is tried."""
+    bad = [{"key": "pageNumber", "value": {"string_value": "one"}},
+           {"key": "downloadFilesCnt", "value": {"string_value": "two"}},
+           {"key": "hasSavedQuery", "value": {"string_value": "maybe"}}]
+    event = samples.event(random.Random(1), RECEIVED, 1)
+    event["event_params"] = [bad[i] for i in order]
+    _same(event)
+    _same(event)  # the second time, every key is learnt: the shortcut is taken
