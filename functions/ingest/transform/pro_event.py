@@ -17,7 +17,7 @@ from ingest.enrich.reference import KEYS as REFERENCE_KEYS
 from ingest.enrich.urls import URL_CACHE_SIZE, aggregate_path, path_of, url_base
 from ingest.enrich.useragent import UA_CACHE_SIZE, parse_user_agent
 from ingest.errors import Reason
-from ingest.transform.coerce import RowBuilder, native_types, text
+from ingest.transform.coerce import INT64_MAX, INT64_MIN, RowBuilder, native_types, text
 from ingest.transform.context import TransformContext
 from ingest.transform.timeutil import bq_timestamp_us, event_micros, local_day
 
@@ -140,12 +140,19 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     sent = params
     if not _SENT_EITHER_WAY.isdisjoint(event):  # a top-level value, when there is one, wins
         sent = params | {name: value for name in _SENT_EITHER_WAY if (value := event.get(name)) is not None}
-    screen = _text(row, sent, event, "firebase_screen")
+    # Text inputs of the rules: a value that is text already (nearly always) is taken as it is.
+    screen, page_title = sent.get("firebase_screen"), sent.get("page_title")
+    page_location, page_referrer = sent.get("page_location"), sent.get("page_referrer")
+    if screen is not None and type(screen) is not str:
+        screen = _text(row, sent, event, "firebase_screen")
+    if page_title is not None and type(page_title) is not str:
+        page_title = _text(row, sent, event, "page_title")
+    if page_location is not None and type(page_location) is not str:
+        page_location = _text(row, sent, event, "page_location", url=True)
+    if page_referrer is not None and type(page_referrer) is not str:
+        page_referrer = _text(row, sent, event, "page_referrer", url=True)
     session_id = sent.get("ga_session_id")
     session_number = sent.get("ga_session_number")
-    page_title = _text(row, sent, event, "page_title")
-    page_location = _text(row, sent, event, "page_location", url=True)
-    page_referrer = _text(row, sent, event, "page_referrer", url=True)
     micros = event_micros(event["event_timestamp"], "$.event_timestamp", ctx.received_us)
     event_date = local_day(micros, ctx.settings.time_zone)
     event_name = event["event_name"]
@@ -176,18 +183,33 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     values["consent_status"] = "pseudonymised" if pseudonymise else "granted"
     values["is_late"] = ctx.received_us - micros > ctx.late_after_us
     if session_id is not None:
-        row.set("session_id", session_id, "$.ga_session_id")
+        if type(session_id) is int:  # GA4's int_value: what row.set would make of it
+            values["session_id"] = str(session_id)
+        else:
+            row.set("session_id", session_id, "$.ga_session_id")
         values["unique_session_id"] = f"{user_pseudo_id}-{values.get('session_id')}"
     if event_params:
         values["event_params"] = orjson.dumps(event_params, option=orjson.OPT_SORT_KEYS).decode()
     if unmapped:
         row.set(UNMAPPED_COLUMN, unmapped)
-    row.set("page_name", page_title or screen, "$.page_title")
-    row.set("user_id", user_id, "$.user_id")
-    row.set("session_number", session_number, "$.ga_session_number")
-    row.set("platform", event.get("platform"), "$.platform")
-    row.set("page_location", page_location, "$.page_location")
-    row.set("page_referrer", page_referrer, "$.page_referrer")
+    # Derived columns, so still empty: text (or None) goes in as row.set would put it, without the call.
+    page_name = page_title or screen
+    if page_name:
+        values["page_name"] = page_name
+    if page_location:
+        values["page_location"] = page_location
+    if page_referrer:
+        values["page_referrer"] = page_referrer
+    for column, value, path in (("user_id", user_id, "$.user_id"), ("platform", event.get("platform"), "$.platform")):
+        if type(value) is str:
+            if value:
+                values[column] = value
+        elif value is not None:
+            row.set(column, value, path)
+    if type(session_number) is int and INT64_MIN <= session_number <= INT64_MAX:
+        values["session_number"] = session_number
+    elif session_number is not None:
+        row.set("session_number", session_number, "$.ga_session_number")
 
     _set_device(row, event)
     # Derived string columns, cached on their inputs (pages and origins repeat far more than

@@ -49,6 +49,8 @@ def test_the_path_of_the_url_base_is_the_path_of_the_url(url: str) -> None:
 @example("https://passculture.pro/?utm_source=brevo", None)
 @example("https://passculture.pro/?gcl%69d=x", None)
 @example("https://passculture.pro/?utm\t_source=x", None)
+@example("https://passculture.pro/?xt\ror=EPR-14234", None)
+@example("https://passculture.pro/?gcl\nid=Cj0KCQiA", None)
 @example("https://passculture.pro/#xtor=EPR-1", None)
 @example("https://passculture.pro/?fbclid=IwAR1", "https://www.google.fr/")
 def test_an_origin_is_never_skipped(url: str, referrer: str | None) -> None:
