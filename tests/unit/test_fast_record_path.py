@@ -108,3 +108,24 @@ def test_several_bad_parameters_keep_their_reasons_in_parameter_order(order: tup
     event["event_params"] = [bad[i] for i in order]
     _same(event)
     _same(event)  # the second time, every key is learnt: the shortcut is taken
+
+
+LINES = st.sampled_from([b'{"a":1}', b'{"a":1,"a":2}', b"[1]", b"7", b'"x"', b"{bad", b"", b"   ", b"\t", b"\r",
+                         b'{"b":"' + b"y" * 1100 + b'"}', b"\xef\xbb\xbf{}", b"null", b'{"c":[1,{"d":null}]}', b"}"])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(LINES, max_size=8), st.sampled_from([b"\n", b"\r\n"]), st.booleans(),
+       st.sampled_from([SourceRef(kind="pubsub", topic="t", message_id="m"),
+                        SourceRef(kind="gcs", bucket="b", object="o", generation=3, line_number=9)]))
+def test_split_message_gives_the_records_it_gave(lines: list[bytes], newline: bytes, trailing: bool,
+                                                 source: SourceRef) -> None:
+    from tests.support.before import decode as decode_before
+
+    body = newline.join(lines) + (newline if trailing else b"")
+    limits = Settings(max_record_bytes=1024, max_message_bytes=65_536)
+    assert _records(split_message(body, source, limits)) == _records(decode_before.split_message(body, source, limits))
+
+
+def _records(records: list[Any]) -> list[tuple[Any, ...]]:
+    return [(r.raw, r.source, r.value, r.size, r.error and (r.error.kind, r.error.reasons)) for r in records]
