@@ -7,7 +7,6 @@ Cloud Storage ``object.v1.finalized`` delivered by Eventarc.
 
 from __future__ import annotations
 
-import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,8 +67,8 @@ def pubsub_message(event_source: str | None, data: Any, default_topic: str) -> M
     encoded = message.get("data") or ""
     if not isinstance(encoded, str):
         raise RecordError.at(FailureKind.UNDECODABLE_MESSAGE, "$.message.data", "not a base64 string")
-    try:
-        body = base64.b64decode(encoded, validate=True)
+    try:  # what base64.b64decode(validate=True) does, without first copying the text to bytes
+        body = binascii.a2b_base64(encoded, strict_mode=True)
     except (binascii.Error, ValueError) as error:
         raise RecordError.at(FailureKind.UNDECODABLE_MESSAGE, "$.message.data", f"not base64: {error}") from error
     attributes = message.get("attributes") or {}

@@ -14,16 +14,17 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import corpus
-from ingest import contracts
+from ingest import contracts, envelopes
 from ingest.config import Settings
 from ingest.consent import Action
 from ingest.decode import split_message
 from ingest.errors import RecordError
 from ingest.records import SourceRef
+from ingest.sinks.audit import Counts
 from ingest.transform import pro_event
 from ingest.transform.context import SkipRecord, TransformContext
 from tests.support import hostile_corpus
@@ -91,6 +92,7 @@ PARAMS = st.one_of(st.lists(PARAM, max_size=8), st.dictionaries(KEYS, SCALARS, m
 @given(st.integers(0, 10**6), PARAMS, st.dictionaries(st.sampled_from(
     ["page_location", "page_referrer", "page_title", "ga_session_id", "user_id", "platform", "firebase_screen",
      "unexpected"]), SCALARS, max_size=3))
+@example(0, {"ga_session_number": False}, {"platform": 2.0**53, "user_id": -2.0**60})  # three reasons, in order
 def test_generated_events_give_the_same_outcome(seed: int, params: Any, top: dict[str, Any]) -> None:
     event = samples.event(random.Random(seed), RECEIVED, seed)
     event["event_params"] = params
@@ -129,3 +131,30 @@ def test_split_message_gives_the_records_it_gave(lines: list[bytes], newline: by
 
 def _records(records: list[Any]) -> list[tuple[Any, ...]]:
     return [(r.raw, r.source, r.value, r.size, r.error and (r.error.kind, r.error.reasons)) for r in records]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=12), st.text(alphabet="ABCDab01+/=", max_size=12).map(lambda t: t * 3)))
+def test_message_data_is_decoded_as_strict_base64_decoding_would(encoded: str) -> None:
+    import base64
+    import binascii
+
+    envelope = {"message": {"messageId": "m", "data": encoded}}
+    try:
+        expected: Any = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as error:
+        expected = f"not base64: {error}"
+    try:
+        got: Any = envelopes.pubsub_message(None, envelope, "t").data
+    except RecordError as error:
+        got = error.reasons[0].message
+    assert got == (expected or b"") if encoded else got == b""
+
+
+@given(st.lists(st.integers(0, 9), min_size=9, max_size=9), st.one_of(st.none(), st.sampled_from(["2026-12-01"])))
+def test_audit_counts_are_every_field_in_declaration_order(values: list[int], day: str | None) -> None:
+    from dataclasses import fields
+
+    counts = Counts(*values, earliest_partition=day)
+    counts.add(Counts(received=1, earliest_partition="2026-11-30"))
+    assert list(counts.as_row().items()) == [(spec.name, getattr(counts, spec.name)) for spec in fields(counts)]

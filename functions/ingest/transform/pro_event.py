@@ -200,16 +200,22 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
         values["page_location"] = page_location
     if page_referrer:
         values["page_referrer"] = page_referrer
-    for column, value, path in (("user_id", user_id, "$.user_id"), ("platform", event.get("platform"), "$.platform")):
-        if type(value) is str:
-            if value:
-                values[column] = value
-        elif value is not None:
-            row.set(column, value, path)
+    # In row.set's order (user_id, session_number, platform): reasons are listed in it.
+    if type(user_id) is str:
+        if user_id:
+            values["user_id"] = user_id
+    elif user_id is not None:
+        row.set("user_id", user_id, "$.user_id")
     if type(session_number) is int and INT64_MIN <= session_number <= INT64_MAX:
         values["session_number"] = session_number
     elif session_number is not None:
         row.set("session_number", session_number, "$.ga_session_number")
+    platform = event.get("platform")
+    if type(platform) is str:
+        if platform:
+            values["platform"] = platform
+    elif platform is not None:
+        row.set("platform", platform, "$.platform")
 
     _set_device(row, event)
     # Derived string columns, cached on their inputs (pages and origins repeat far more than
