@@ -10,7 +10,8 @@ or a referrer repeats far more often than a (URL, referrer) pair does.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from functools import lru_cache, partial
+from typing import Callable, NamedTuple
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from ingest.enrich.cache import bounded_cache
@@ -205,7 +206,6 @@ def _is_internal(host: str, site_hosts: frozenset[str]) -> bool:
     return any(host == site or host.endswith("." + site) for site in site_hosts)
 
 
-@bounded_cache(ORIGIN_CACHE_SIZE)
 def _referrer_origin(page_referrer: str | None, site_hosts: frozenset[str]) -> Origin | None:
     """The origin told by the referrer; None when it is the site itself."""
     parts = _split(page_referrer) if page_referrer else None
@@ -245,7 +245,13 @@ def compute_origin(
     ``site_hosts`` are the tracked site's hosts, lower case; their subdomains count as the site.
     """
     declared = _url_origin(page_location) if page_location and may_declare_origin(page_location) else None
-    return declared or _referrer_origin(page_referrer, site_hosts)
+    return declared or _referrer_origins(site_hosts)(page_referrer)
+
+
+@lru_cache(maxsize=4)
+def _referrer_origins(site_hosts: frozenset[str]) -> Callable[[str | None], Origin | None]:
+    """``_referrer_origin`` for one site, cached on the referrer (one site per process, in practice)."""
+    return bounded_cache(ORIGIN_CACHE_SIZE)(partial(_referrer_origin, site_hosts=site_hosts))
 
 
 def traffic_fields(origin: Origin | None) -> tuple[str | None, str | None, str | None]:

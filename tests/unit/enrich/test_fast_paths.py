@@ -21,7 +21,7 @@ from tests.support.before import urls as urls_before
 SITE = frozenset({"passculture.pro"})
 _path = url_path_extract.__wrapped__  # type: ignore[attr-defined]
 _url_origin = origin._url_origin.__wrapped__  # type: ignore[attr-defined]
-_referrer_origin = origin._referrer_origin.__wrapped__  # type: ignore[attr-defined]
+_referrer_origin = origin._referrer_origin
 
 _PIECES = st.sampled_from([
     "https://", "http://", "HTTP://", "//", "android-app://", "mailto:", "javascript:", ":", " ", "\t", "\n", "\r",
