@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from ingest.errors import FailureKind, RecordError
 from ingest.records import SourceRef
 from ingest.transform.timeutil import parse_timestamp
@@ -67,8 +69,8 @@ def pubsub_message(event_source: str | None, data: Any, default_topic: str) -> M
     encoded = message.get("data") or ""
     if not isinstance(encoded, str):
         raise RecordError.at(FailureKind.UNDECODABLE_MESSAGE, "$.message.data", "not a base64 string")
-    try:  # what base64.b64decode(validate=True) does, without first copying the text to bytes
-        body = binascii.a2b_base64(encoded, strict_mode=True)
+    try:
+        body = _base64(encoded)
     except (binascii.Error, ValueError) as error:
         raise RecordError.at(FailureKind.UNDECODABLE_MESSAGE, "$.message.data", f"not base64: {error}") from error
     attributes = message.get("attributes") or {}
@@ -77,6 +79,16 @@ def pubsub_message(event_source: str | None, data: Any, default_topic: str) -> M
                              "attributes must be an object of strings")
     return Message(data=body, attributes=dict(attributes), source=source,
                    publish_time=None if stamp is None else _publish_time(stamp))
+
+
+def _base64(encoded: str) -> bytes:
+    """``base64.b64decode(encoded, validate=True)``, ~4× faster on a message's worth of text:
+    msgspec's decoder accepts only text that strict decoding accepts, and gives the same bytes
+    (tests/unit/test_fast_record_path.py); whatever it refuses gets strict decoding's own verdict."""
+    try:
+        return msgspec.convert(encoded, bytes)
+    except msgspec.ValidationError:
+        return binascii.a2b_base64(encoded, strict_mode=True)
 
 
 def _publish_time(stamp: Any) -> datetime:

@@ -6,6 +6,8 @@ not fit, shapes the fast flattening refuses)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
 import random
 from datetime import datetime, timezone
@@ -133,12 +135,19 @@ def _records(records: list[Any]) -> list[tuple[Any, ...]]:
     return [(r.raw, r.source, r.value, r.size, r.error and (r.error.kind, r.error.reasons)) for r in records]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.one_of(st.text(max_size=12), st.text(alphabet="ABCDab01+/=", max_size=12).map(lambda t: t * 3)))
-def test_message_data_is_decoded_as_strict_base64_decoding_would(encoded: str) -> None:
-    import base64
-    import binascii
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
+
+ENCODED = st.one_of(
+    st.text(max_size=12), st.text(alphabet="ABCDab01+/=", max_size=12).map(lambda t: t * 3), st.binary(max_size=40).map(_b64),
+    st.tuples(st.binary(min_size=1, max_size=40), st.integers(0, 3), st.sampled_from(["", "=", "==", "\n", " ", "A", "*"]))
+    .map(lambda t: _b64(t[0])[:len(_b64(t[0])) - t[1]] + t[2]))  # cut short, then something appended
+
+
+@settings(max_examples=3000, deadline=None)
+@given(ENCODED)
+def test_message_data_is_decoded_as_strict_base64_decoding_would(encoded: str) -> None:
     envelope = {"message": {"messageId": "m", "data": encoded}}
     try:
         expected: Any = base64.b64decode(encoded, validate=True)
