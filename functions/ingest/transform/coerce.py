@@ -200,6 +200,11 @@ def _converters(table: TableSchema) -> tuple[dict[str, Callable[[Any], Any]], di
              if column.type in _NATIVE and not column.repeated})
 
 
+def native_types(table: TableSchema) -> dict[str, type]:
+    """Column → the Python type of a decoded value that goes in unconverted (see ``RowBuilder.set``)."""
+    return _converters(table)[1]
+
+
 class RowBuilder:
     """Collects a row column by column; unknown columns are a programming error."""
 

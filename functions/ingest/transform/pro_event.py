@@ -14,10 +14,10 @@ from ingest.contracts import PIPELINE_COLUMNS, UNMAPPED_COLUMN, TableSchema
 from ingest.enrich.cache import bounded_cache, tuple_chars
 from ingest.enrich.origin import Origin, compute_origin, traffic_fields
 from ingest.enrich.reference import KEYS as REFERENCE_KEYS
-from ingest.enrich.urls import URL_CACHE_SIZE, url_base, url_path_agg, url_path_extract
+from ingest.enrich.urls import URL_CACHE_SIZE, aggregate_path, path_of, url_base
 from ingest.enrich.useragent import UA_CACHE_SIZE, parse_user_agent
 from ingest.errors import Reason
-from ingest.transform.coerce import RowBuilder, text
+from ingest.transform.coerce import INT64_MAX, INT64_MIN, RowBuilder, native_types, text
 from ingest.transform.context import TransformContext
 from ingest.transform.timeutil import bq_timestamp_us, event_micros, local_day
 
@@ -45,20 +45,37 @@ DERIVED_COLUMNS = frozenset({
 
 _MAX_PARAM_KEYS = 4096
 
+ParamTarget = tuple[str, str, "type | None"]
+"""(column, JSON path for reasons, the Python type a value already has when it fits the column)."""
 
-class _ParamTargets(dict[str, "tuple[str, str] | None"]):
-    """Event parameter key → (column, JSON path for reasons), or None when no column takes it.
-    One per table; keys are learnt as they are first seen, up to a bound (keys come from input)."""
+
+class _ParamTargets(dict[str, "ParamTarget | None"]):
+    """Event parameter key → its ``ParamTarget``, or None when no column takes it. One per table;
+    keys are learnt as they are first seen, up to a bound (keys come from input).
+
+    ``mapped`` and ``shared`` let ``_map_params`` visit only the few parameters a column takes
+    (set operations in C) instead of every parameter of every event."""
 
     def __init__(self, table: TableSchema) -> None:
         super().__init__()
         self._columns = frozenset(table.columns) - DERIVED_COLUMNS - table.reference_columns
+        self._native = native_types(table)
+        self.mapped: set[str] = set()
+        """Learnt keys that a column takes."""
+        self.shared: set[str] = set()
+        """Learnt keys whose column another learnt key takes too (offerId and offer_id)."""
+        self._taken: dict[str, str] = {}
 
-    def __missing__(self, key: str) -> tuple[str, str] | None:
+    def __missing__(self, key: str) -> ParamTarget | None:
         column = column_for_param(key)
-        target = (column, f"$.event_params.{key}") if column in self._columns else None
+        target = (column, f"$.event_params.{key}", self._native.get(column)) if column in self._columns else None
         if len(self) < _MAX_PARAM_KEYS and len(key) <= _MAX_PARAM_KEY_CHARS:
             self[key] = target
+            if target is not None:
+                self.mapped.add(key)
+                first = self._taken.setdefault(column, key)
+                if first != key:
+                    self.shared.update((first, key))
         return target
 
 
@@ -71,6 +88,13 @@ def flatten_params(params: Any) -> dict[str, Any]:
     """GA4 export array [{key, value: {string_value|int_value|...}}] or a flat object."""
     if isinstance(params, dict):
         return params
+    try:  # GA4 fills one typed field per parameter: one comprehension, in C as far as it goes
+        return {param["key"]: value for param in params for (value,) in (param["value"].values(),)}
+    except Exception:  # any other shape: the general rule below decides (or fails the same way)
+        return _flatten_any(params)
+
+
+def _flatten_any(params: Any) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for param in params or ():
         value = param.get("value")
@@ -82,24 +106,53 @@ def flatten_params(params: Any) -> dict[str, Any]:
     return flat
 
 
-def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
-    params = flatten_params(event.get("event_params"))
-    row = RowBuilder(ctx.table)
-    targets = _param_targets(ctx.table)
+def _map_params(params: dict[str, Any], row: RowBuilder, targets: _ParamTargets) -> None:
+    """Each parameter a column takes, into that column, exactly as visiting every parameter in
+    order would: the unordered shortcut is taken only when order cannot matter (no two present
+    parameters fill one column, and at most one reason is found), else the ordered walk redoes it
+    on the still empty row."""
+    if targets.keys() >= params.keys():
+        present = targets.mapped.intersection(params)
+        if len(present) < 2 or targets.shared.isdisjoint(present):
+            values, reasons = row.row, row.reasons
+            for key in present:
+                column, path, native = targets[key]  # type: ignore[misc]
+                value = params[key]
+                if type(value) is native and value != "":
+                    values[column] = value
+                else:
+                    row.set(column, value, path)
+            if len(reasons) < 2:
+                return
+            values.clear()
+            reasons.clear()
     for key, value in params.items():
         target = targets[key]
         if target is not None:
             row.set(target[0], value, target[1])
 
+
+def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
+    params = flatten_params(event.get("event_params"))
+    row = RowBuilder(ctx.table)
+    _map_params(params, row, _param_targets(ctx.table))
+
     sent = params
     if not _SENT_EITHER_WAY.isdisjoint(event):  # a top-level value, when there is one, wins
         sent = params | {name: value for name in _SENT_EITHER_WAY if (value := event.get(name)) is not None}
-    screen = _text(row, sent, event, "firebase_screen")
+    # Text inputs of the rules: a value that is text already (nearly always) is taken as it is.
+    screen, page_title = sent.get("firebase_screen"), sent.get("page_title")
+    page_location, page_referrer = sent.get("page_location"), sent.get("page_referrer")
+    if screen is not None and type(screen) is not str:
+        screen = _text(row, sent, event, "firebase_screen")
+    if page_title is not None and type(page_title) is not str:
+        page_title = _text(row, sent, event, "page_title")
+    if page_location is not None and type(page_location) is not str:
+        page_location = _text(row, sent, event, "page_location", url=True)
+    if page_referrer is not None and type(page_referrer) is not str:
+        page_referrer = _text(row, sent, event, "page_referrer", url=True)
     session_id = sent.get("ga_session_id")
     session_number = sent.get("ga_session_number")
-    page_title = _text(row, sent, event, "page_title")
-    page_location = _text(row, sent, event, "page_location", url=True)
-    page_referrer = _text(row, sent, event, "page_referrer", url=True)
     micros = event_micros(event["event_timestamp"], "$.event_timestamp", ctx.received_us)
     event_date = local_day(micros, ctx.settings.time_zone)
     event_name = event["event_name"]
@@ -130,18 +183,39 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     values["consent_status"] = "pseudonymised" if pseudonymise else "granted"
     values["is_late"] = ctx.received_us - micros > ctx.late_after_us
     if session_id is not None:
-        row.set("session_id", session_id, "$.ga_session_id")
+        if type(session_id) is int:  # GA4's int_value: what row.set would make of it
+            values["session_id"] = str(session_id)
+        else:
+            row.set("session_id", session_id, "$.ga_session_id")
         values["unique_session_id"] = f"{user_pseudo_id}-{values.get('session_id')}"
     if event_params:
         values["event_params"] = orjson.dumps(event_params, option=orjson.OPT_SORT_KEYS).decode()
     if unmapped:
         row.set(UNMAPPED_COLUMN, unmapped)
-    row.set("page_name", page_title or screen, "$.page_title")
-    row.set("user_id", user_id, "$.user_id")
-    row.set("session_number", session_number, "$.ga_session_number")
-    row.set("platform", event.get("platform"), "$.platform")
-    row.set("page_location", page_location, "$.page_location")
-    row.set("page_referrer", page_referrer, "$.page_referrer")
+    # Derived columns, so still empty: text (or None) goes in as row.set would put it, without the call.
+    page_name = page_title or screen
+    if page_name:
+        values["page_name"] = page_name
+    if page_location:
+        values["page_location"] = page_location
+    if page_referrer:
+        values["page_referrer"] = page_referrer
+    # In row.set's order (user_id, session_number, platform): reasons are listed in it.
+    if type(user_id) is str:
+        if user_id:
+            values["user_id"] = user_id
+    elif user_id is not None:
+        row.set("user_id", user_id, "$.user_id")
+    if type(session_number) is int and INT64_MIN <= session_number <= INT64_MAX:
+        values["session_number"] = session_number
+    elif session_number is not None:
+        row.set("session_number", session_number, "$.ga_session_number")
+    platform = event.get("platform")
+    if type(platform) is str:
+        if platform:
+            values["platform"] = platform
+    elif platform is not None:
+        row.set("platform", platform, "$.platform")
 
     _set_device(row, event)
     # Derived string columns, cached on their inputs (pages and origins repeat far more than
@@ -193,8 +267,8 @@ def _join_reference(row: RowBuilder, ctx: TransformContext) -> None:
 
 @bounded_cache(URL_CACHE_SIZE)
 def _path_columns(page_location: str | None) -> dict[str, str]:
-    path = url_path_extract(page_location)
-    return _present(url_path_extract=path, url_path_agg=url_path_agg(path))
+    path = path_of(page_location)  # this cache is the only one: the URL's own would miss with it
+    return _present(url_path_extract=path, url_path_agg=aggregate_path(path))
 
 
 @bounded_cache(4096, size=tuple_chars)

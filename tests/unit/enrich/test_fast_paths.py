@@ -1,21 +1,27 @@
 """The shortcuts of the URL rules give exactly what the full rules give, on random and hostile URLs.
 
+``path_of`` slices http(s) URLs without ``urlsplit``, and ``aggregate_path`` keeps the path words it
+has seen: both must give what ``urlsplit`` and the regex rules gave (``tests.support.before.urls``).
+
 ``url_base`` keys the path cache on the URL without its query, and ``may_declare_origin`` skips
 parsing URLs that cannot carry an origin parameter: both must be invisible in the result.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ingest.enrich import origin
-from ingest.enrich.urls import url_base, url_path_extract
+from ingest.enrich.urls import aggregate_path, path_of, url_base, url_path_extract
+from tests.support.before import urls as urls_before
 
 SITE = frozenset({"passculture.pro"})
 _path = url_path_extract.__wrapped__  # type: ignore[attr-defined]
 _url_origin = origin._url_origin.__wrapped__  # type: ignore[attr-defined]
-_referrer_origin = origin._referrer_origin.__wrapped__  # type: ignore[attr-defined]
+_referrer_origin = origin._referrer_origin
 
 _PIECES = st.sampled_from([
     "https://", "http://", "HTTP://", "//", "android-app://", "mailto:", "javascript:", ":", " ", "\t", "\n", "\r",
@@ -43,9 +49,36 @@ def test_the_path_of_the_url_base_is_the_path_of_the_url(url: str) -> None:
 @example("https://passculture.pro/?utm_source=brevo", None)
 @example("https://passculture.pro/?gcl%69d=x", None)
 @example("https://passculture.pro/?utm\t_source=x", None)
+@example("https://passculture.pro/?xt\ror=EPR-14234", None)
+@example("https://passculture.pro/?gcl\nid=Cj0KCQiA", None)
 @example("https://passculture.pro/#xtor=EPR-1", None)
 @example("https://passculture.pro/?fbclid=IwAR1", "https://www.google.fr/")
 def test_an_origin_is_never_skipped(url: str, referrer: str | None) -> None:
     if not origin.may_declare_origin(url):
         assert _url_origin(url) is None
     assert origin.compute_origin(url, referrer, SITE) == (_url_origin(url) or _referrer_origin(referrer, SITE))
+
+
+_SEGMENT = st.one_of(_PIECES, st.sampled_from(["offre", "individuelle", "A9KSA", "T-A9KSA", "T-", "0123", "\u0661\u0662",
+                                               "\u00b2", "12ab", "a1b2c3d4-aaaa-bbbb-cccc-0123456789ab", "ABCDEFGHJKL"]))
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(urls, st.lists(_SEGMENT, max_size=10).map("/".join),
+                 st.lists(_SEGMENT, max_size=10).map(lambda parts: "https://passculture.pro/" + "/".join(parts))))
+@example("https://passculture.pro")
+@example("HTTPS://passculture.pro/a/")
+@example("https://[::1]/a")
+@example("https://pass\tculture.pro/a")
+@example("https://passculture.pro/a\nb?c")
+@example("https://passculture.pro/\u00e9t\u00e9")
+@example("https://user:pw@passculture.pro:8080/a/b?x#y")
+def test_the_fast_path_and_its_aggregate_are_those_of_urlsplit_and_the_rules(url: str) -> None:
+    try:
+        expected = urlsplit(url).path.rstrip("/") or "/"
+    except ValueError:
+        expected = None
+    assert path_of(url) == (expected if url else None) == urls_before.url_path_extract.__wrapped__(url)
+    for path in (expected, url):
+        assert aggregate_path(path) == urls_before.url_path_agg.__wrapped__(path)
+        assert aggregate_path(path) == urls_before.url_path_agg.__wrapped__(path)  # once its words are learnt
