@@ -57,10 +57,13 @@ class LocalNames:
 
 
 def function_env(stack_env: dict[str, str], names: LocalNames, cfg: emulators.StackConfig) -> dict[str, str]:
+    """The functions' settings on the local stack. Streams are retired after 5 s: the emulator serves
+    AppendRows from 16 threads, one per open stream, and hangs new ones once they are all held."""
     return {**stack_env, "BQ_DATASET": names.dataset, "EVENTS_TOPIC": names.events_topic,
             "LOGS_TOPIC": names.logs_topic, "GCS_NOTIFICATION_TOPIC": cfg.notification_topic,
             "PSEUDONYMISATION_KEY": "local-dev-only-key", "CODE_VERSION": "local", "ENVIRONMENT": "local",
-            "BIGQUERY_TIMEOUT_S": "10", "REFERENCE_DATA_URI": str(REPO / "tools" / "sample_reference.ndjson"),
+            "BIGQUERY_TIMEOUT_S": "10", "BIGQUERY_STREAM_MAX_AGE_S": "5",
+            "REFERENCE_DATA_URI": str(REPO / "tools" / "sample_reference.ndjson"),
             "STATE_BUCKET": STATE_BUCKET, "FILE_TASKS_TOPIC": FILE_TASKS_TOPIC}
 
 

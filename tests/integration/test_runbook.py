@@ -70,15 +70,14 @@ def test_every_block_is_run_here_or_marked_production_only():
     assert set(ALERT_SECTIONS) <= headings, f"alert sections missing: {set(ALERT_SECTIONS) - headings}"
 
 
-def test_a_message_that_always_fails_is_held_found_by_the_runbook_and_replayed(faulty_events_topic, fault_proxy,
+def test_a_message_that_always_fails_is_held_found_by_the_runbook_and_replayed(faulty_events_topic, grpc_fault_proxy,
                                                                                 publisher, query):
     """Several at once: the emulator with a retry policy lost them after 2-3 attempts."""
     marker = f"dl-{uuid.uuid4().hex[:8]}"
     hold = {"HOLD": provision.hold_subscription(FAULTY_TOPIC), "TOPIC": FAULTY_TOPIC}
-    fault_proxy.clear_faults()
-    # BigQuery refuses every write, at once (a missing permission): every delivery fails fast, as
-    # with the poison records that lost messages on the emulator.
-    fault_proxy.reject_next(1_000_000, r"/insertAll", status=403, reason="accessDenied")
+    # The Storage Write API is unreachable (every connection refused): every delivery fails within
+    # seconds, as with the poison records that lost messages on the emulator.
+    grpc_fault_proxy.refuse()
     try:
         published = [publisher.publish(faulty_events_topic, orjson.dumps(_event(f"{marker}-{i}"))).result()
                      for i in range(3)]
@@ -89,7 +88,7 @@ def test_a_message_that_always_fails_is_held_found_by_the_runbook_and_replayed(f
 
         found = eventually(lambda: len(h := held()) == 3 and h, timeout=150, interval=1)
     finally:
-        fault_proxy.clear_faults()
+        grpc_fault_proxy.disarm()
     assert {line["delivery_attempts"] for line in found} == {str(provision.MAX_DELIVERY_ATTEMPTS)}
     assert {line["source_subscription"] for line in found} == {f"{FAULTY_TOPIC}-push"}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -18,7 +20,7 @@ from ingest.errors import TransientError
 from ingest.pipeline import prepare
 from ingest.records import SourceRef
 from ingest.sinks.bigquery import json_row
-from ingest.sinks.storage_write import RowCodec, StorageWriter, TimestampMicros
+from ingest.sinks.storage_write import GrpcAppendStream, RowCodec, StorageWriter, TimestampMicros
 
 Response = types.AppendRowsResponse.pb()
 
@@ -260,3 +262,54 @@ def test_every_column_type_survives_the_plan_including_nested_and_repeated_conve
     assert {c["name"]: _read(c, getattr(message, c["name"])) for c in fields} == {
         c["name"]: _wire(c, row[c["name"]]) for c in fields}
     assert row["items"][0]["at"] == "2000-02-29T00:00:00.000001Z"  # the caller's row is left as it was
+
+
+def test_a_stream_is_retired_at_its_age_limit_before_any_append_fails_on_it() -> None:
+    backend, now = FakeBackend(), [0.0]
+    codec = RowCodec.for_table("ingestion_audit", settings().schemas_dir)
+    sink = StorageWriter(backend.open, "p", "d", {"ingestion_audit": codec}, backoff_s=0, max_stream_age_s=60,
+                         clock=lambda: now[0])
+    sink.insert("ingestion_audit", ROWS[:1])
+    now[0] = 59.9
+    sink.insert("ingestion_audit", ROWS[:1])
+    assert len(backend.opened) == 1, "reused while young"
+    now[0] = 60.0
+    sink.insert("ingestion_audit", ROWS[:1])
+    assert len(backend.opened) == 2 and backend.requests[1][0].closed
+    assert backend.requests[2][1].proto_rows.HasField("writer_schema"), "a fresh stream gets the schema again"
+    assert len(backend.requests) == 3, "no append failed on the way"
+
+
+class _SilentCall:
+    """An AppendRows call whose answer never comes, until it is cancelled."""
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+
+    def __iter__(self) -> "_SilentCall":
+        return self
+
+    def __next__(self) -> Any:
+        self.cancelled.wait(10)
+        raise gexc.Cancelled("cancelled")
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+
+class _Client:
+    def append_rows(self, requests: Any, retry: Any, timeout: float, metadata: Any) -> _SilentCall:
+        self.options = {"retry": retry, "timeout": timeout}
+        self.call = _SilentCall()
+        return self.call
+
+
+def test_an_append_waits_at_most_its_timeout_then_cancels_the_call() -> None:
+    client = _Client()
+    stream = GrpcAppendStream(client, "projects/p/datasets/d/tables/t/streams/_default", timeout_s=0.2, lifetime_s=90)
+    started = time.monotonic()
+    with pytest.raises(gexc.DeadlineExceeded):
+        stream.append(types.AppendRowsRequest.pb()())
+    assert time.monotonic() - started < 2 and client.call.cancelled.is_set()
+    assert client.options == {"retry": None, "timeout": 90}, "the writer retries; the deadline is the lifetime"
+    stream.close()

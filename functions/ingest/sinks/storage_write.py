@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import queue
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence
@@ -200,17 +202,25 @@ class AppendStream(Protocol):
 
 
 class GrpcAppendStream:
-    """AppendRows in lock-step over the write client's long-lived channel."""
+    """AppendRows in lock-step over the write client's long-lived channel.
 
-    def __init__(self, client: Any, stream: str, timeout_s: float) -> None:
+    Each append waits at most ``timeout_s`` for its response, then the call is cancelled and the
+    append fails as DEADLINE_EXCEEDED (retried on a fresh stream); the wait runs in one worker
+    thread per stream. The call's own gRPC deadline, ``lifetime_s``, only ends a stream nobody
+    uses any more: StorageWriter retires a stream before it (``max_stream_age_s``), so no append
+    ever meets it, and an idle instance holds no connection to BigQuery past it."""
+
+    def __init__(self, client: Any, stream: str, timeout_s: float, lifetime_s: float) -> None:
         from google.cloud.bigquery_storage_v1 import types
 
         self._types = types
         self._client = client
         self._stream = stream
         self._timeout_s = timeout_s
+        self._lifetime_s = lifetime_s
         self._requests: "queue.Queue[Any]" = queue.Queue()
-        self._responses: Iterator[Any] | None = None
+        self._responses: Any = None
+        self._waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="append-rows")
 
     def _feed(self) -> Iterator[Any]:
         while (item := self._requests.get()) is not None:
@@ -219,13 +229,24 @@ class GrpcAppendStream:
     def append(self, request: Any) -> Any:
         self._requests.put(self._types.AppendRowsRequest.wrap(request))
         if self._responses is None:
-            self._responses = iter(self._client.append_rows(
-                requests=self._feed(), timeout=self._timeout_s,
-                metadata=(("x-goog-request-params", f"write_stream={self._stream}"),)))
-        return self._types.AppendRowsResponse.pb(next(self._responses))
+            # retry=None: StorageWriter retries on a fresh stream itself; the client's default
+            # would retry UNAVAILABLE for up to a day.
+            self._responses = self._client.append_rows(
+                requests=self._feed(), retry=None, timeout=self._lifetime_s,
+                metadata=(("x-goog-request-params", f"write_stream={self._stream}"),))
+        waiting = self._waiter.submit(next, self._responses)
+        try:
+            response = waiting.result(timeout=self._timeout_s)
+        except FutureTimeout:
+            self._responses.cancel()
+            raise gexc.DeadlineExceeded(f"no AppendRows response within {self._timeout_s:g} s") from None
+        return self._types.AppendRowsResponse.pb(response)
 
     def close(self) -> None:
         self._requests.put(None)
+        if self._responses is not None:
+            self._responses.cancel()
+        self._waiter.shutdown(wait=False)
 
 
 class StorageWriter:
@@ -238,14 +259,18 @@ class StorageWriter:
 
     def __init__(self, open_stream: Callable[[str], AppendStream], project: str, dataset: str,
                  codecs: dict[str, RowCodec], max_bytes: int = 9 * 1024 * 1024, attempts: int = 4,
-                 backoff_s: float = 0.2, request_factory: Callable[[], Any] | None = None) -> None:
+                 backoff_s: float = 0.2, request_factory: Callable[[], Any] | None = None,
+                 max_stream_age_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._open = open_stream
         self._prefix = f"projects/{project}/datasets/{dataset}/tables/"
         self._codecs = codecs
         self._max_bytes = max_bytes
         self._attempts = attempts
         self._backoff_s = backoff_s
+        self._max_age_s = max_stream_age_s
+        self._clock = clock
         self._streams: dict[str, AppendStream] = {}
+        self._opened: dict[str, float] = {}
         self._fresh: set[str] = set()
         self._request = request_factory or _request_pb
 
@@ -300,8 +325,12 @@ class StorageWriter:
         """One append, retried on a fresh stream while the failure is transient."""
         for attempt in range(self._attempts):
             stream = self._streams.get(table)
+            if stream is not None and self._clock() - self._opened[table] >= self._max_age_s:
+                self._drop(table)  # retired before its deadline: a fresh one costs no failed append
+                stream = None
             if stream is None:
                 stream = self._streams[table] = self._open(self._prefix + table + "/streams/_default")
+                self._opened[table] = self._clock()
                 self._fresh.add(table)
             request = self._request()
             request.write_stream = self._prefix + table + "/streams/_default"
