@@ -313,3 +313,26 @@ def test_an_append_waits_at_most_its_timeout_then_cancels_the_call() -> None:
     assert time.monotonic() - started < 2 and client.call.cancelled.is_set()
     assert client.options == {"retry": None, "timeout": 90}, "the writer retries; the deadline is the lifetime"
     stream.close()
+
+
+def test_concurrent_invocations_append_to_one_stream_one_at_a_time() -> None:
+    """An instance serves several requests at once; a stream answers its requests in order, so two
+    appends in flight on it would each take the other's answer."""
+    backend, inside, overlaps = FakeBackend(), threading.Semaphore(1), []
+
+    def slow(request: Any) -> Any:
+        if not inside.acquire(blocking=False):
+            overlaps.append(request)
+        time.sleep(0.01)
+        inside.release()
+        backend.landed.extend(request.proto_rows.rows.serialized_rows)
+        return ok()
+
+    backend.script = [slow] * 20
+    sink = writer(backend)
+    threads = [threading.Thread(target=sink.insert, args=("ingestion_audit", ROWS[:1])) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == [] and len(backend.landed) == 20 and len(backend.opened) == 1

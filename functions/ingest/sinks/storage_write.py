@@ -13,6 +13,7 @@ writer only frames serialized rows into AppendRows requests of at most ``max_byt
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -272,6 +273,9 @@ class StorageWriter:
         self._streams: dict[str, AppendStream] = {}
         self._opened: dict[str, float] = {}
         self._fresh: set[str] = set()
+        self._locks = {table: threading.Lock() for table in codecs}
+        """One append in flight per table stream: an instance serves several invocations at once
+        (functions' request concurrency), and a stream's responses answer its requests in order."""
         self._request = request_factory or _request_pb
 
     def encoder(self, table: str) -> RowEncoder:
@@ -322,6 +326,10 @@ class StorageWriter:
         return rejections
 
     def _send(self, table: str, serialized: list[bytes]) -> Any:
+        with self._locks[table]:
+            return self._send_locked(table, serialized)
+
+    def _send_locked(self, table: str, serialized: list[bytes]) -> Any:
         """One append, retried on a fresh stream while the failure is transient."""
         for attempt in range(self._attempts):
             stream = self._streams.get(table)
