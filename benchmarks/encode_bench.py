@@ -9,6 +9,11 @@ gives it. Printed per row, best of ``--runs`` (GC paused), in one process:
 - ``orjson.dumps`` of the same row with its left-out columns (the reference: one JSON encode);
 - ``json_row`` (insertAll's encoding, which reuses the canonical JSON of the row id);
 and the bytes per row of the proto and of the JSON.
+
+With ``--grpc-target`` (and ``--bigquery-url``) of a running emulator (``make up``), it also times
+appends on one open ``_default`` stream of a fresh dataset: one audit row, then batches of pro_event
+rows, each waiting for its answer as a function does (wall time per append; the emulator's own
+commit, not a figure for real BigQuery).
 """
 
 from __future__ import annotations
@@ -62,10 +67,56 @@ def per_row_us(encode: Callable[[dict[str, Any], dict[str, Any], bytes], Any], c
     return best / len(calls) * 1e6
 
 
+def append_latency(calls: list[Call], grpc_target: str, bigquery_url: str, appends: int) -> None:
+    import os
+
+    import grpc
+    from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
+    from google.cloud.bigquery_storage_v1.services.big_query_write.transports import BigQueryWriteGrpcTransport
+
+    from ingest.sinks.audit import Counts, audit_row
+    from ingest.sinks.storage_write import GrpcAppendStream
+    from tools import provision
+
+    settings = Settings()
+    dataset = f"encode_bench_{os.getpid()}"
+    provision.create_dataset(provision.bigquery_client(settings.project, bigquery_url), dataset, settings.schemas_dir)
+    client = BigQueryWriteClient(transport=BigQueryWriteGrpcTransport(channel=grpc.insecure_channel(grpc_target)))
+    codecs = {t: RowCodec.for_table(t, settings.schemas_dir) for t in (CONTRACT, "ingestion_audit")}
+    writer = StorageWriter(lambda name: GrpcAppendStream(client, name, 30, lifetime_s=600), settings.project,
+                           dataset, codecs, max_stream_age_s=300)
+    audit = writer.encoder("ingestion_audit")
+    moment = datetime.now(timezone.utc)
+    encode = writer.encoder(CONTRACT)
+    rows = [(f"k{i}", encode(*call)) for i, call in enumerate(calls)]
+    print(f"\nappends on one open _default stream ({grpc_target}, dataset {dataset}), wall ms per append:")
+    for label, table, batch in (("1 audit row", "ingestion_audit", None), ("100 pro_event rows", CONTRACT, 100),
+                                ("500 pro_event rows", CONTRACT, 500)):
+        times = []
+        for n in range(appends + 1):
+            if batch is None:
+                _, row = audit_row(function="bench", contract=CONTRACT, source_kind="pubsub", source=f"bench/{n}",
+                                   counts=Counts(), started_at=moment, finished_at=moment, code_version="bench")
+                payload = [(str(n), audit(orjson.loads(row), {}, b"{}"))]
+            else:
+                payload = rows[(n * batch) % len(rows):][:batch]
+            started = time.perf_counter()
+            assert writer.insert(table, payload) == []
+            if n:  # the first append opens the stream
+                times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        print(f"  {label:<20} median {statistics.median(times):7.1f}  p90 {times[int(len(times) * 0.9)]:7.1f}  "
+              f"({len(times)} appends)")
+    writer.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--grpc-target", help="a running emulator's Storage Write API, e.g. 127.0.0.1:9060")
+    parser.add_argument("--bigquery-url", default="http://127.0.0.1:9050", help="the same emulator's HTTP API")
+    parser.add_argument("--appends", type=int, default=30)
     args = parser.parse_args()
     settings = Settings()
     calls = captured_calls(args.events, settings)
@@ -85,6 +136,8 @@ def main() -> None:
     for name, figure in figures.items():
         print(f"{name:40} {figure:8.2f} {figure / reference:9.2f}")
     print(f"bytes/row: proto {proto_bytes:,.0f}, JSON {json_bytes:,.0f} ({proto_bytes / json_bytes:.0%} of JSON)")
+    if args.grpc_target:
+        append_latency(calls, args.grpc_target, args.bigquery_url, args.appends)
 
 
 if __name__ == "__main__":

@@ -99,9 +99,15 @@ def up(cfg: emulators.StackConfig, names: LocalNames) -> emulators.Stack:
     return stack
 
 
+def _audits(dataset: str, since: float) -> str:
+    """The audit rows since ``since``, one per invocation: a retried invocation writes its audit row
+    again under the same audit_id (the Storage Write API is at-least-once)."""
+    return (f"(SELECT * FROM `{dataset}.ingestion_audit` WHERE started_at >= TIMESTAMP_SECONDS({int(since)}) "
+            "QUALIFY ROW_NUMBER() OVER (PARTITION BY audit_id ORDER BY finished_at DESC) = 1)")
+
+
 def _audited(bq: bigquery.Client, dataset: str, since: float) -> dict[str, int]:
-    query = (f"SELECT function, SUM(received) AS received FROM `{dataset}.ingestion_audit` "
-             f"WHERE started_at >= TIMESTAMP_SECONDS({int(since)}) GROUP BY function")
+    query = f"SELECT function, SUM(received) AS received FROM {_audits(dataset, since)} GROUP BY function"
     return {row["function"]: row["received"] for row in bq.query(query).result()}
 
 
@@ -140,10 +146,13 @@ def report(bq: bigquery.Client, dataset: str, since: float) -> None:
     where = {"pro_event": "event_date >= '1970-01-01'", "pro_log": "partition_date >= '1970-01-01'",
              "userpilot_event": "inserted_at >= TIMESTAMP('1970-01-01')"}
     for table, condition in where.items():
-        query = (f"SELECT COUNT(*) AS n FROM `{dataset}.{table}` WHERE {condition} "
-                 f"AND ingested_at >= TIMESTAMP_SECONDS({int(since)})")
-        print(f"  {table:<18} {next(iter(bq.query(query).result()))['n']:>6} rows")
-    query = (f"SELECT contract, error_type, COUNT(*) AS n, ANY_VALUE(reasons[SAFE_OFFSET(0)].message) AS example "
+        query = (f"SELECT COUNT(*) AS n, COUNT(DISTINCT row_id) AS distinct_ids FROM `{dataset}.{table}` "
+                 f"WHERE {condition} AND ingested_at >= TIMESTAMP_SECONDS({int(since)})")
+        counted = next(iter(bq.query(query).result()))
+        print(f"  {table:<18} {counted['n']:>6} rows, {counted['distinct_ids']:>6} distinct row_id "
+              "(a redelivery lands again; the deduplicated views keep one)")
+    query = (f"SELECT contract, error_type, COUNT(DISTINCT error_id) AS n, "
+             f"ANY_VALUE(reasons[SAFE_OFFSET(0)].message) AS example "
              f"FROM `{dataset}.ingestion_errors` WHERE received_at >= TIMESTAMP_SECONDS({int(since)}) "
              f"GROUP BY contract, error_type ORDER BY contract, error_type")
     print("\nwhat went to ingestion_errors:")
@@ -151,8 +160,8 @@ def report(bq: bigquery.Client, dataset: str, since: float) -> None:
         print(f"  {row['contract'] or '(none)':<16} {row['error_type']:<22} {row['n']:>4}  e.g. {row['example']}")
     query = (f"SELECT contract, SUM(received) r, SUM(rows_sent) w, SUM(dead_lettered) i, SUM(consent_dropped) c, "
              f"SUM(skipped) s, SUM(duplicates_in_batch) d, SUM(reference_misses) m, COUNT(*) n, "
-             f"SUM(TIMESTAMP_DIFF(finished_at, started_at, MICROSECOND)) us FROM `{dataset}.ingestion_audit` "
-             f"WHERE started_at >= TIMESTAMP_SECONDS({int(since)}) GROUP BY contract ORDER BY contract")
+             f"SUM(TIMESTAMP_DIFF(finished_at, started_at, MICROSECOND)) us FROM {_audits(dataset, since)} "
+             "GROUP BY contract ORDER BY contract")
     busy: list[tuple[str, int, int, float]] = []
     print("\ningestion_audit (received = rows_sent + dead_lettered + consent_dropped + skipped + duplicates_in_batch):")
     for row in bq.query(query).result():
