@@ -1,4 +1,5 @@
-"""Storage Write API sink: ``_default`` stream per table, proto2 rows, per-row rejection.
+"""Storage Write API sink (the default write path): ``_default`` stream per table, proto2 rows,
+per-row rejection.
 
 Why: the Write API costs half of insertAll per GB with no 1 KB minimum per row, and one
 long-lived AppendRows stream per table replaces an HTTP round trip setup per request. It is
