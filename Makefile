@@ -129,8 +129,15 @@ test: setup ## Run the whole test suite (extra pytest flags: PYTEST_ARGS="...")
 test-unit: $(VENV_STAMP) ## Run only the unit and contract tests (no emulators)
 	$(VENV)/bin/python -m pytest tests/unit tests/contract $(PYTEST_ARGS)
 
-bench: $(VENV_STAMP) ## Print single-core throughput of the record path and of the enrichment rules
+# BENCH_SCALE shrinks (or grows) the envelope bench's windows, e.g. `make bench BENCH_SCALE=0.1` for a
+# quick look; its figures, the input of the cost table, and the function servers' logs go to .local/bench.
+BENCH_SCALE ?= 1
+BENCH_DIR := .local/bench
+bench: $(VENV_STAMP) ## Record path, function envelope (CPU/request, events/s/vCPU, RSS) and $ per million events (~2 min)
 	$(VENV)/bin/python -m benchmarks.pipeline_bench
+	mkdir -p $(BENCH_DIR)
+	BENCH_SCALE=$(BENCH_SCALE) $(VENV)/bin/python -m benchmarks.envelope_bench --json $(BENCH_DIR)/envelope.json --log-dir $(BENCH_DIR)
+	$(VENV)/bin/python -m benchmarks.cost --from $(BENCH_DIR)/envelope.json
 	$(VENV)/bin/python benchmarks/enrich_bench.py
 
 bench-files: $(VENV_STAMP) ## A 1 GiB partner file (plain and gzip) through ingest_file: lines/s and peak RSS (minutes)

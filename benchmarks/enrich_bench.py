@@ -184,7 +184,7 @@ def main() -> None:
     report("url_path_extract", each(url_path_extract, url_draws), args.calls)
     report("url_path_agg", each(url_path_agg, path_draws), args.calls)
     report("compute_origin", each(compute_origin, origin_draws), args.calls)
-    report("traffic_fields", each(traffic_fields, origins), args.calls)
+    report("traffic_fields", each(traffic_fields, [(o,) for o in origins]), args.calls)  # an Origin is a tuple
     report("all of them, per event", each(event, event_draws), args.calls)
     report("(loop overhead: a no-op function)", each(noop, ua_draws), args.calls)
 

@@ -10,7 +10,8 @@ step ``ingest.pipeline.prepare``. They are written into a fresh dataset two ways
   insertIds = ``row_id``, ``--batch-rows`` rows per request), whatever it uses to build the body;
 * the Storage Write API ``_default`` stream over gRPC, one AppendRows request of ``--batch-rows``
   rows at a time (each waits for its response, as a function would before acking its message),
-  rows serialized with a protobuf class built at run time from ``schemas/pro_event/bigquery.json``.
+  rows encoded by the production sink's ``ingest.sinks.storage_write.RowCodec`` (its descriptor is
+  generated from ``schemas/pro_event/bigquery.json``).
 
 Printed: rows/s (wall time of the write phase), serialization CPU µs/row (measured apart from
 the I/O: building and encoding the request body), total client CPU µs/row during the write
@@ -36,7 +37,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
@@ -53,12 +54,13 @@ from google.api_core import exceptions as gexc  # noqa: E402
 from google.cloud import bigquery  # noqa: E402
 from google.cloud.bigquery_storage_v1 import BigQueryWriteClient, types  # noqa: E402
 from google.cloud.bigquery_storage_v1.services.big_query_write.transports import BigQueryWriteGrpcTransport  # noqa: E402
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory  # noqa: E402
 
+from benchmarks.cost import GIB, INSERT_ALL_MIN_ROW_BYTES, PRICES, STORAGE_WRITE_FREE_BYTES  # noqa: E402
 from ingest.config import Settings  # noqa: E402
 from ingest.pipeline import prepare  # noqa: E402
 from ingest.records import Record, SourceRef  # noqa: E402
 from ingest.sinks.bigquery import BigQueryWriter  # noqa: E402
+from ingest.sinks.storage_write import RowCodec  # noqa: E402
 from tools.provision import bigquery_client, create_dataset, table_from_schema  # noqa: E402
 from tools.samples import events  # noqa: E402
 
@@ -66,14 +68,8 @@ REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "schemas"
 CONTRACT = "pro_event"
 
-# Published list prices (Tier 1), see docs/write-path.md.
-INSERTALL_USD_PER_GB = 0.05          # billed per 10^9 bytes, each row counted as at least 1 KB
-INSERTALL_MIN_ROW_BYTES = 1024
-WRITE_API_USD_PER_GIB = 0.025        # billed per 2^30 bytes
-WRITE_API_FREE_BYTES_PER_MONTH = 2 * 2**40
 
 Row = tuple[str, dict[str, Any]]
-F = descriptor_pb2.FieldDescriptorProto
 
 # ---------------------------------------------------------------------------------------------
 # Rows
@@ -89,127 +85,18 @@ def pipeline_rows(count: int) -> list[Row]:
                    for i, e in enumerate(events(want))]
         prepared = prepare(CONTRACT, records, settings, received_at=received)
         if len(prepared.rows) >= count:
-            return prepared.rows[:count]
+            return [(row_id, orjson.loads(row)) for row_id, row in prepared.rows[:count]]
         want *= 2
 
 
-# ---------------------------------------------------------------------------------------------
-# Protobuf for the Write API, built from the BigQuery JSON schema
-
-_SCALARS: dict[str, int] = {
-    "STRING": F.TYPE_STRING,
-    "JSON": F.TYPE_STRING,          # documented: JSON <- string
-    "NUMERIC": F.TYPE_STRING,       # documented: NUMERIC/BIGNUMERIC <- string (among others)
-    "BIGNUMERIC": F.TYPE_STRING,
-    "DATETIME": F.TYPE_STRING,
-    "TIME": F.TYPE_STRING,
-    "GEOGRAPHY": F.TYPE_STRING,
-    "INTERVAL": F.TYPE_STRING,
-    "BYTES": F.TYPE_BYTES,
-    "INT64": F.TYPE_INT64, "INTEGER": F.TYPE_INT64,
-    "FLOAT64": F.TYPE_DOUBLE, "FLOAT": F.TYPE_DOUBLE,
-    "BOOL": F.TYPE_BOOL, "BOOLEAN": F.TYPE_BOOL,
-    "DATE": F.TYPE_INT32,           # documented: int32 days since 1970-01-01 (preferred)
-    "TIMESTAMP": F.TYPE_INT64,      # documented: int64 microseconds since the epoch (preferred)
-}
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+def json_rows(rows: Sequence[Row]) -> list[tuple[str, bytes]]:
+    """What the insertAll sink takes: (insertId, the row's JSON)."""
+    return [(row_id, orjson.dumps(row)) for row_id, row in rows]
 
 
-def _camel(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_")) or "F"
-
-
-def descriptor_for(fields: Sequence[dict[str, Any]], name: str) -> descriptor_pb2.DescriptorProto:
-    """A self-contained proto2 DescriptorProto: RECORDs become nested types referenced by their
-    relative name (what AppendRows' writer_schema needs: no imports, no package).
-
-    Every field is ``optional`` (or ``repeated``), REQUIRED included: BigQuery enforces REQUIRED
-    itself and reports the row, whereas a proto2 ``required`` would fail on the client."""
-    message = descriptor_pb2.DescriptorProto(name=name)
-    for number, column in enumerate(fields, 1):
-        kind = column["type"].upper()
-        proto_field = message.field.add(name=column["name"], number=number,
-                                        label=F.LABEL_REPEATED if column.get("mode") == "REPEATED" else F.LABEL_OPTIONAL)
-        if kind in ("RECORD", "STRUCT"):
-            nested = descriptor_for(column["fields"], _camel(column["name"]))
-            message.nested_type.add().CopyFrom(nested)
-            proto_field.type = F.TYPE_MESSAGE
-            proto_field.type_name = nested.name
-        else:
-            proto_field.type = _SCALARS[kind]
-    return message
-
-
-def message_class(descriptor: descriptor_pb2.DescriptorProto) -> type:
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(descriptor_pb2.FileDescriptorProto(name="write_paths_row.proto", syntax="proto2",
-                                                message_type=[descriptor]))
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(descriptor.name))
-
-
-def _timestamp_micros(value: Any) -> int:
-    if isinstance(value, int):
-        return value
-    moment = datetime.fromisoformat(value)  # the pipeline writes ...Z, accepted by 3.11+
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _date_days(value: Any) -> int:
-    return value if isinstance(value, int) else date.fromisoformat(value).toordinal() - _EPOCH_ORDINAL
-
-
-def _json_text(value: Any) -> str:
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
-
-
-_CONVERT: dict[str, Callable[[Any], Any]] = {"TIMESTAMP": _timestamp_micros, "DATE": _date_days, "JSON": _json_text,
-                                             "NUMERIC": str, "BIGNUMERIC": str}
-
-
-def row_converter(fields: Sequence[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """insertAll-shaped row (ISO timestamps and dates) -> constructor kwargs of the proto class."""
-    plans: dict[str, Callable[[Any], Any] | None] = {}
-    for column in fields:
-        kind = column["type"].upper()
-        if kind in ("RECORD", "STRUCT"):
-            convert: Callable[[Any], Any] | None = row_converter(column["fields"])
-        else:
-            convert = _CONVERT.get(kind)
-        if convert is not None and column.get("mode") == "REPEATED":
-            convert = (lambda inner: lambda values: [inner(v) for v in values])(convert)
-        plans[column["name"]] = convert
-
-    def convert_row(row: dict[str, Any]) -> dict[str, Any]:
-        out = {}
-        for key, value in row.items():
-            if value is None:
-                continue
-            fn = plans[key]  # KeyError: a column the table does not have
-            out[key] = value if fn is None else fn(value)
-        return out
-
-    return convert_row
-
-
-@dataclass
-class ProtoCodec:
-    descriptor: descriptor_pb2.DescriptorProto
-    cls: type
-    convert: Callable[[dict[str, Any]], dict[str, Any]]
-
-    @classmethod
-    def for_contract(cls, contract: str) -> "ProtoCodec":
-        fields = orjson.loads((SCHEMAS / contract / "bigquery.json").read_bytes())
-        descriptor = descriptor_for(fields, _camel(contract))
-        return cls(descriptor, message_class(descriptor), row_converter(fields))
-
-    def serialize(self, rows: Sequence[dict[str, Any]]) -> list[bytes]:
-        make, convert = self.cls, self.convert
-        return [make(**convert(row)).SerializeToString() for row in rows]
+def serialize(codec: RowCodec, rows: Sequence[dict[str, Any]]) -> list[bytes]:
+    """Rows as the production Write API sink encodes them (``ingest.sinks.storage_write.RowCodec``)."""
+    return [codec.encode(row) for row in rows]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,7 +157,7 @@ class AppendConnection:
             pass
 
 
-def append_request(stream: str, codec: ProtoCodec, serialized: list[bytes], *, with_schema: bool,
+def append_request(stream: str, codec: RowCodec, serialized: list[bytes], *, with_schema: bool,
                    offset: int | None = None) -> Any:
     pb = types.AppendRowsRequest.pb()()
     pb.write_stream = stream
@@ -349,7 +236,7 @@ class Bench:
         self.bq._http_internal = self.session  # anonymous credentials: a plain session is what it needs
         self.channel = grpc.insecure_channel(args.grpc_target)
         self.write = BigQueryWriteClient(transport=BigQueryWriteGrpcTransport(channel=self.channel))
-        self.codec = ProtoCodec.for_contract(CONTRACT)
+        self.codec = RowCodec.for_table(CONTRACT, SCHEMAS)
         self.table_id = table_from_schema(self.project, self.dataset, SCHEMAS, CONTRACT).table_id
 
     # -- tables ---------------------------------------------------------------------------------
@@ -391,7 +278,7 @@ class Bench:
         writer = self.writer()
         self.session.insert_bodies.clear()
         cpu, wall = time.process_time(), time.perf_counter()
-        rejected = writer.insert(table, rows)
+        rejected = writer.insert(table, json_rows(rows))
         result.wall_s, result.cpu_s = time.perf_counter() - wall, time.process_time() - cpu
         if rejected:
             raise SystemExit(f"insertAll rejected {len(rejected)} rows: {rejected[:3]}")
@@ -401,7 +288,8 @@ class Bench:
         client_json_us = timed(lambda: [insertall_body(b) for b in batches], len(rows))
         bodies = getattr(writer, "request_bodies", None)
         if bodies is not None:  # the sink builds its bodies itself (orjson): time exactly that
-            result.serialize_us = timed(lambda: list(bodies(rows)), len(rows))
+            encoded = json_rows(rows)
+            result.serialize_us = timed(lambda: list(bodies(encoded)), len(rows))
             result.notes.append(f"bodies built by BigQueryWriter.request_bodies; for reference, the body "
                                 f"Client.insert_rows_json would build (stdlib json) costs {client_json_us:.1f} µs/row")
         else:  # the sink calls Client.insert_rows_json: time the body that method builds
@@ -415,16 +303,16 @@ class Bench:
         table = self.table("insertall_retry")
         batch = rows[:self.args.batch_rows]
         writer = self.writer()
-        writer.insert(table, batch)
+        writer.insert(table, json_rows(batch))
         first = self.count(table)[0]
-        writer.insert(table, batch)  # the redelivery: same rows, same insertIds
+        writer.insert(table, json_rows(batch))  # the redelivery: same rows, same insertIds
         return f"{first} -> {self.count(table)[0]} rows"
 
     def insertall_bad_row(self, rows: list[Row]) -> str:
         table = self.table("insertall_bad")
         batch = [(rid, dict(r)) for rid, r in rows[:10]]
         del batch[3][1]["event_name"]  # REQUIRED
-        rejected = self.writer().insert(table, batch)
+        rejected = self.writer().insert(table, json_rows(batch))
         reasons = "; ".join(f"{r.path}: {r.message}" for x in rejected for r in x.reasons)
         return f"{self.count(table)[0]}/10 landed, {len(rejected)} row reported ({reasons})"
 
@@ -433,7 +321,7 @@ class Bench:
         return f"{self.stream_parent(table)}/streams/_default"
 
     def append_all(self, stream: str, batches: Sequence[list[bytes]], offsets: bool = False,
-                   codec: ProtoCodec | None = None) -> tuple[int, list[str]]:
+                   codec: RowCodec | None = None) -> tuple[int, list[str]]:
         """Append ``batches`` of serialized rows on one new connection; (bytes sent, errors)."""
         codec = codec or self.codec
         connection = AppendConnection(self.write, stream)
@@ -461,7 +349,7 @@ class Bench:
         connection = AppendConnection(self.write, stream)
         try:
             for i, batch in enumerate(chunks(plain, self.args.batch_rows)):
-                request = append_request(stream, self.codec, self.codec.serialize(batch), with_schema=i == 0)
+                request = append_request(stream, self.codec, serialize(self.codec, batch), with_schema=i == 0)
                 sent += request.ByteSize()
                 if error := response_error(connection.append(request)):
                     errors.append(error)
@@ -472,19 +360,14 @@ class Bench:
             raise SystemExit(f"AppendRows failed: {errors[:3]}")
         result.request_bytes = sent
         batches = [list(b) for b in chunks(plain, self.args.batch_rows)]
-        result.row_bytes = sum(len(s) for b in batches for s in self.codec.serialize(b))
+        result.row_bytes = sum(len(s) for b in batches for s in serialize(self.codec, b))
 
         def serialize_all() -> None:
             for i, b in enumerate(batches):
-                append_request(stream, self.codec, self.codec.serialize(b), with_schema=i == 0).SerializeToString()
+                append_request(stream, self.codec, serialize(self.codec, b), with_schema=i == 0).SerializeToString()
 
         result.serialize_us = timed(serialize_all, len(rows))
-        convert, make = self.codec.convert, self.codec.cls
-        converted = [convert(r) for r in plain]
-        convert_us = timed(lambda: [[convert(r) for r in b] for b in batches], len(rows))
-        proto_us = timed(lambda: [make(**r).SerializeToString() for r in converted], len(rows))
-        result.notes.append(f"of the serialization: ISO TIMESTAMP/DATE strings -> int64 µs/int32 days "
-                            f"{convert_us:.1f} µs/row, Row(**row).SerializeToString() {proto_us:.1f} µs/row")
+        result.notes.append("rows encoded by ingest.sinks.storage_write.RowCodec (ISO TIMESTAMP/DATE -> int64 µs/int32 days)")
         result.notes.append(f"{len(batches)} requests; schema {self.codec.descriptor.ByteSize()} B in the first")
         self.write_api_table = table
         return result
@@ -492,7 +375,7 @@ class Bench:
     def write_api_retry(self, rows: list[Row]) -> str:
         table = self.table("default_retry")
         stream = self.default_stream(table)
-        batch = [self.codec.serialize([r for _, r in rows[:self.args.batch_rows]])]
+        batch = [serialize(self.codec, [r for _, r in rows[:self.args.batch_rows]])]
         self.append_all(stream, batch)
         first = self.count(table)[0]
         self.append_all(stream, batch)  # the redelivery, on a new connection as a new invocation would
@@ -502,7 +385,7 @@ class Bench:
         table = self.table("committed_retry")
         created = self.write.create_write_stream(parent=self.stream_parent(table),
                                                  write_stream=types.WriteStream(type_=types.WriteStream.Type.COMMITTED))
-        batch = [self.codec.serialize([r for _, r in rows[:self.args.batch_rows]])]
+        batch = [serialize(self.codec, [r for _, r in rows[:self.args.batch_rows]])]
         _, errors = self.append_all(created.name, batch, offsets=True)
         first = self.count(table)[0]
         _, retry_errors = self.append_all(created.name, batch, offsets=True)  # same offset 0 again
@@ -513,7 +396,7 @@ class Bench:
         table = self.table("write_api_bad")
         plain = [dict(r) for _, r in rows[:10]]
         del plain[3]["event_name"]
-        _, errors = self.append_all(self.default_stream(table), [self.codec.serialize(plain)])
+        _, errors = self.append_all(self.default_stream(table), [serialize(self.codec, plain)])
         return f"{self.count(table)[0]}/10 landed, " + (errors[0] if errors else "no error reported")
 
     # -- fidelity -------------------------------------------------------------------------------
@@ -545,28 +428,27 @@ class Bench:
         self.bq.create_table(bigquery.Table(dataset_table, schema=schema))
         stream = f"projects/{self.project}/datasets/{self.dataset}/tables/type_probe/streams/_default"
         day = date(2025, 11, 22)
-        days = day.toordinal() - _EPOCH_ORDINAL
+        days = (day - date(1970, 1, 1)).days
         moment = datetime(2025, 11, 23, 12, 13, 20, 123456, tzinfo=timezone.utc)
-        micros = _timestamp_micros(moment.isoformat())
+        micros = (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+        # Each case's proto field types, named by the BigQuery type RowCodec maps to them
+        # (NUMERIC, JSON, STRING -> string; DATE -> int32; TIMESTAMP -> int64).
         cases = [
-            ("NUMERIC as string '12.50'", {"n": F.TYPE_STRING}, {"n": "12.50"}, "n", Decimal("12.50")),
-            (f"DATE as int32 days {days}", {"d": F.TYPE_INT32}, {"d": days}, "d", day),
-            (f"DATE as string '{day}'", {"d": F.TYPE_STRING}, {"d": str(day)}, "d", day),
-            ("TIMESTAMP as int64 micros", {"ts": F.TYPE_INT64}, {"ts": micros}, "ts", moment),
-            ("TIMESTAMP as string ISO (not in the docs)", {"ts": F.TYPE_STRING},
+            ("NUMERIC as string '12.50'", {"n": "NUMERIC"}, {"n": "12.50"}, "n", Decimal("12.50")),
+            (f"DATE as int32 days {days}", {"d": "DATE"}, {"d": days}, "d", day),
+            (f"DATE as string '{day}'", {"d": "STRING"}, {"d": str(day)}, "d", day),
+            ("TIMESTAMP as int64 micros", {"ts": "TIMESTAMP"}, {"ts": micros}, "ts", moment),
+            ("TIMESTAMP as string ISO (not in the docs)", {"ts": "STRING"},
              {"ts": moment.isoformat().replace("+00:00", "Z")}, "ts", moment),
-            ("JSON as string", {"j": F.TYPE_STRING}, {"j": '{"a":1,"b":[true,null]}'}, "j", {"a": 1, "b": [True, None]}),
-            ("a proto field the table lacks", {"zz": F.TYPE_STRING}, {"zz": "x"}, "", None),
+            ("JSON as string", {"j": "JSON"}, {"j": '{"a":1,"b":[true,null]}'}, "j", {"a": 1, "b": [True, None]}),
+            ("a proto field the table lacks", {"zz": "STRING"}, {"zz": "x"}, "", None),
         ]
         lines = []
         for label, types_, values, column, expected in cases:
-            descriptor = descriptor_pb2.DescriptorProto(name="Probe")
-            descriptor.field.add(name="case", number=1, label=F.LABEL_OPTIONAL, type=F.TYPE_STRING)
-            for number, (name, kind) in enumerate(types_.items(), 2):
-                descriptor.field.add(name=name, number=number, label=F.LABEL_OPTIONAL, type=kind)
-            codec = ProtoCodec(descriptor, message_class(descriptor), lambda r: r)
+            codec = RowCodec("probe", [{"name": "case", "type": "STRING"},
+                                       *({"name": name, "type": kind} for name, kind in types_.items())])
             try:
-                _, errors = self.append_all(stream, [codec.serialize([{"case": label, **values}])], codec=codec)
+                _, errors = self.append_all(stream, [serialize(codec, [{"case": label, **values}])], codec=codec)
                 outcome = f"rejected: {errors[0]}" if errors else "accepted"
             except gexc.GoogleAPICallError as error:
                 errors, outcome = [str(error)], f"rejected: {error}"
@@ -589,15 +471,15 @@ class Bench:
 
 def cost_lines(results: dict[str, PathResult]) -> list[str]:
     ins, wapi = results["insertall"], results["write_api"]
-    ins_billed = max(ins.bytes_per_row, INSERTALL_MIN_ROW_BYTES)
-    ins_cost = ins_billed * 1e6 / 1e9 * INSERTALL_USD_PER_GB
-    wapi_cost = wapi.bytes_per_row * 1e6 / 2**30 * WRITE_API_USD_PER_GIB
-    free_rows = WRITE_API_FREE_BYTES_PER_MONTH / wapi.bytes_per_row
+    ins_billed = max(ins.bytes_per_row, INSERT_ALL_MIN_ROW_BYTES)
+    ins_cost = ins_billed * 1e6 / GIB * PRICES["insert_all"].value
+    wapi_cost = wapi.bytes_per_row * 1e6 / GIB * PRICES["storage_write"].value
+    free_rows = STORAGE_WRITE_FREE_BYTES / wapi.bytes_per_row
     return [
         "cost per million rows at list prices, from the measured request bytes/row:",
-        f"  insertAll  max({ins.bytes_per_row:,.0f} B, 1 KB minimum) = {ins_billed:,.0f} B/row x $0.05/GB"
+        f"  insertAll  max({ins.bytes_per_row:,.0f} B, 1 KB minimum) = {ins_billed:,.0f} B/row x ${PRICES['insert_all'].value}/GiB"
         f"     = ${ins_cost:.4f} per million rows (${ins_cost * 30:.2f}/month at 1 M rows/day)",
-        f"  Write API  {wapi.bytes_per_row:,.0f} B/row x $0.025/GiB = ${wapi_cost:.4f} per million rows beyond the "
+        f"  Write API  {wapi.bytes_per_row:,.0f} B/row x ${PRICES['storage_write'].value}/GiB = ${wapi_cost:.4f} per million rows beyond the "
         f"free 2 TiB/month; $0 below ~{free_rows / 1e9:,.1f} billion rows/month",
         f"  (same rows as JSON text: {ins.row_bytes / ins.rows:,.0f} B/row; as proto: {wapi.row_bytes / wapi.rows:,.0f} B/row)",
     ]
