@@ -57,10 +57,13 @@ class LocalNames:
 
 
 def function_env(stack_env: dict[str, str], names: LocalNames, cfg: emulators.StackConfig) -> dict[str, str]:
+    """The functions' settings on the local stack. Streams are retired after 5 s: the emulator serves
+    AppendRows from 16 threads, one per open stream, and hangs new ones once they are all held."""
     return {**stack_env, "BQ_DATASET": names.dataset, "EVENTS_TOPIC": names.events_topic,
             "LOGS_TOPIC": names.logs_topic, "GCS_NOTIFICATION_TOPIC": cfg.notification_topic,
             "PSEUDONYMISATION_KEY": "local-dev-only-key", "CODE_VERSION": "local", "ENVIRONMENT": "local",
-            "BIGQUERY_TIMEOUT_S": "10", "REFERENCE_DATA_URI": str(REPO / "tools" / "sample_reference.ndjson"),
+            "BIGQUERY_TIMEOUT_S": "10", "BIGQUERY_STREAM_MAX_AGE_S": "5",
+            "REFERENCE_DATA_URI": str(REPO / "tools" / "sample_reference.ndjson"),
             "STATE_BUCKET": STATE_BUCKET, "FILE_TASKS_TOPIC": FILE_TASKS_TOPIC}
 
 
@@ -96,9 +99,15 @@ def up(cfg: emulators.StackConfig, names: LocalNames) -> emulators.Stack:
     return stack
 
 
+def _audits(dataset: str, since: float) -> str:
+    """The audit rows since ``since``, one per invocation: a retried invocation writes its audit row
+    again under the same audit_id (the Storage Write API is at-least-once)."""
+    return (f"(SELECT * FROM `{dataset}.ingestion_audit` WHERE started_at >= TIMESTAMP_SECONDS({int(since)}) "
+            "QUALIFY ROW_NUMBER() OVER (PARTITION BY audit_id ORDER BY finished_at DESC) = 1)")
+
+
 def _audited(bq: bigquery.Client, dataset: str, since: float) -> dict[str, int]:
-    query = (f"SELECT function, SUM(received) AS received FROM `{dataset}.ingestion_audit` "
-             f"WHERE started_at >= TIMESTAMP_SECONDS({int(since)}) GROUP BY function")
+    query = f"SELECT function, SUM(received) AS received FROM {_audits(dataset, since)} GROUP BY function"
     return {row["function"]: row["received"] for row in bq.query(query).result()}
 
 
@@ -137,10 +146,13 @@ def report(bq: bigquery.Client, dataset: str, since: float) -> None:
     where = {"pro_event": "event_date >= '1970-01-01'", "pro_log": "partition_date >= '1970-01-01'",
              "userpilot_event": "inserted_at >= TIMESTAMP('1970-01-01')"}
     for table, condition in where.items():
-        query = (f"SELECT COUNT(*) AS n FROM `{dataset}.{table}` WHERE {condition} "
-                 f"AND ingested_at >= TIMESTAMP_SECONDS({int(since)})")
-        print(f"  {table:<18} {next(iter(bq.query(query).result()))['n']:>6} rows")
-    query = (f"SELECT contract, error_type, COUNT(*) AS n, ANY_VALUE(reasons[SAFE_OFFSET(0)].message) AS example "
+        query = (f"SELECT COUNT(*) AS n, COUNT(DISTINCT row_id) AS distinct_ids FROM `{dataset}.{table}` "
+                 f"WHERE {condition} AND ingested_at >= TIMESTAMP_SECONDS({int(since)})")
+        counted = next(iter(bq.query(query).result()))
+        print(f"  {table:<18} {counted['n']:>6} rows, {counted['distinct_ids']:>6} distinct row_id "
+              "(a redelivery lands again; the deduplicated views keep one)")
+    query = (f"SELECT contract, error_type, COUNT(DISTINCT error_id) AS n, "
+             f"ANY_VALUE(reasons[SAFE_OFFSET(0)].message) AS example "
              f"FROM `{dataset}.ingestion_errors` WHERE received_at >= TIMESTAMP_SECONDS({int(since)}) "
              f"GROUP BY contract, error_type ORDER BY contract, error_type")
     print("\nwhat went to ingestion_errors:")
@@ -148,8 +160,8 @@ def report(bq: bigquery.Client, dataset: str, since: float) -> None:
         print(f"  {row['contract'] or '(none)':<16} {row['error_type']:<22} {row['n']:>4}  e.g. {row['example']}")
     query = (f"SELECT contract, SUM(received) r, SUM(rows_sent) w, SUM(dead_lettered) i, SUM(consent_dropped) c, "
              f"SUM(skipped) s, SUM(duplicates_in_batch) d, SUM(reference_misses) m, COUNT(*) n, "
-             f"SUM(TIMESTAMP_DIFF(finished_at, started_at, MICROSECOND)) us FROM `{dataset}.ingestion_audit` "
-             f"WHERE started_at >= TIMESTAMP_SECONDS({int(since)}) GROUP BY contract ORDER BY contract")
+             f"SUM(TIMESTAMP_DIFF(finished_at, started_at, MICROSECOND)) us FROM {_audits(dataset, since)} "
+             "GROUP BY contract ORDER BY contract")
     busy: list[tuple[str, int, int, float]] = []
     print("\ningestion_audit (received = rows_sent + dead_lettered + consent_dropped + skipped + duplicates_in_batch):")
     for row in bq.query(query).result():

@@ -68,8 +68,9 @@ def storage_writer(config: Settings) -> StorageWriter:
     for name in table_names(config):
         table = contracts.table_schema(config.schemas_dir, name).table_id
         codecs[table] = RowCodec.for_table(name, config.schemas_dir)
-    return StorageWriter(lambda stream: GrpcAppendStream(client, stream, config.bigquery_timeout_s),
-                         config.project, config.dataset, codecs)
+    age, timeout = config.bigquery_stream_max_age_s, config.bigquery_timeout_s
+    return StorageWriter(lambda stream: GrpcAppendStream(client, stream, timeout, lifetime_s=age + timeout),
+                         config.project, config.dataset, codecs, max_stream_age_s=age)
 
 
 def table_names(config: Settings) -> list[str]:

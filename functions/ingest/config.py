@@ -164,11 +164,18 @@ class Settings:
         doc="Rows per insertAll request (BigQuery recommends ~500, allows 50 000).")
     insert_batch_bytes: int = setting("INSERT_BATCH_BYTES", 8 * MiB, check=between(64 * 1024, 9_500_000),
         doc="Bytes per insertAll request, under BigQuery's 10 MB request limit.")
-    bigquery_write_path: str = setting("BIGQUERY_WRITE_PATH", "insert_all", check=_write_path,
-        doc="storage_write: the Storage Write API's _default streams (at-least-once; analysts read the "
-            "deduplicated views), or insert_all: insertAll with insertIds. See docs/write-path.md.")
+    bigquery_write_path: str = setting("BIGQUERY_WRITE_PATH", "storage_write", check=_write_path,
+        doc="storage_write: the Storage Write API's _default streams over one gRPC channel (at-least-once; "
+            "analysts read the deduplicated views). insert_all: insertAll with insertIds, for a project where the "
+            "Storage Write API cannot be used (not enabled, no bigquery.tables.updateData on _default). See "
+            "docs/write-path.md.")
     bigquery_timeout_s: float = setting("BIGQUERY_TIMEOUT_S", 30.0, check=between(0.1, 600),
-        doc="Deadline of the client's own retries before a failure is handed to Pub/Sub / Eventarc.")
+        doc=("Deadline of the client's own retries before a failure is handed to Pub/Sub / Eventarc; on the "
+             "storage_write path, how long one append waits for its answer."))
+    bigquery_stream_max_age_s: float = setting("BIGQUERY_STREAM_MAX_AGE_S", 60.0, check=between(1, 3600),
+        doc=("storage_write: how long an instance reuses one table's AppendRows stream (one Storage Write API "
+             "connection, counted against the project's quota of concurrent connections) before opening a fresh "
+             "one. An idle instance holds none past this plus BIGQUERY_TIMEOUT_S."))
     file_batch_lines: int = setting("FILE_BATCH_LINES", 500, check=between(1, 100_000),
         doc="Lines of a dropped file processed and written together.")
     late_after_hours: float = setting("LATE_AFTER_HOURS", 72.0, check=between(0.001, 24 * 366),

@@ -85,7 +85,7 @@ def replay(pipe: Pipeline, errors: Iterable[dict[str, Any]], replay_id: str | No
     table = contracts.table_schema(settings.schemas_dir, "ingestion_replays").table_id
     rows = [(stable_id(replay_id, o["error_id"]), orjson.dumps(o)) for o in outcomes]
     if rows:
-        refused = pipe.writer.insert(table, rows)
+        refused = pipe.insert_json(table, rows)
         if refused:
             raise RuntimeError(f"{table} refused {len(refused)} row(s): {refused[0].reasons}")
     return outcomes
@@ -100,7 +100,7 @@ def _replay_one(pipe: Pipeline, error: dict[str, Any]) -> dict[str, Any]:
     counts = prepared.counts
     if counts.rows_sent:
         table = contracts.table_schema(pipe.settings.schemas_dir, contract).table_id
-        refused = pipe.writer.insert(table, prepared.rows)
+        refused = pipe.insert_json(table, prepared.rows)  # JSON rows: the row_id is read back below
         if refused:
             reason = refused[0].reasons[0]
             return {"outcome": "still_failing", "error_type": FailureKind.REJECTED_BY_BIGQUERY.value,

@@ -31,7 +31,7 @@ from ingest.partner_files import ingest_file
 from ingest.records import Record, SourceRef
 from ingest.rowid import content_id, emission_id, insert_id
 from ingest.sinks.audit import Counts, FileFacts, audit_row
-from ingest.sinks.bigquery import BigQueryWriter, RowEncoder, json_row
+from ingest.sinks.bigquery import BigQueryWriter, Rejection, RowEncoder, json_row
 from ingest.sinks.dead_letter import DeadLetter, Row
 from ingest.sinks.storage_write import StorageWriter
 from ingest.transform import pro_event, pro_log, userpilot_event
@@ -255,14 +255,15 @@ class Pipeline:
         encoder = getattr(self.writer, "encoder", None)
         return encoder(contracts.table_schema(self.settings.schemas_dir, contract).table_id) if encoder else json_row
 
-    def _own_rows(self, table: str, rows: list[Row]) -> list[Row]:
-        """The dead-letter and audit rows (built as JSON) in the sink's encoding: a few rows per
-        invocation, so their second conversion is not worth a second row builder."""
+    def insert_json(self, table: str, rows: list[Row]) -> list[Rejection]:
+        """Rows built as JSON outside ``prepare`` (dead letter, audit, replays), written in the sink's
+        encoding: a few rows per invocation, so their second conversion is not worth a second row
+        builder. A value the sink cannot encode raises ``RecordError``."""
         encoder = getattr(self.writer, "encoder", None)
-        if encoder is None:
-            return rows
-        encode = encoder(table)
-        return [(key, encode(orjson.loads(data), {}, b"{}")) for key, data in rows]
+        if encoder is not None:
+            encode = encoder(table)
+            rows = [(key, encode(orjson.loads(data), {}, b"{}")) for key, data in rows]
+        return self.writer.insert(table, rows)
 
     def _write(self, contract: str, prepared: Prepared) -> Counts:
         """Rows first, then what BigQuery refused and what never got that far."""
@@ -284,7 +285,7 @@ class Pipeline:
         rows = dead_letter.take()
         if not rows:
             return
-        refused = self.writer.insert(self._errors_table, self._own_rows(self._errors_table, rows))
+        refused = self.insert_json(self._errors_table, rows)
         if refused:
             # The dead letter is the last resort: if it refuses a row, retrying is the only way
             # not to lose it.
@@ -308,7 +309,7 @@ class Pipeline:
         identity, row = audit_row(function=function, contract=contract, source_kind=source.kind, source=batch,
                                   counts=counts, started_at=started, finished_at=finished,
                                   code_version=self.settings.code_version, file=file)
-        refused = self.writer.insert(self._audit_table, self._own_rows(self._audit_table, [(identity, row)]))
+        refused = self.insert_json(self._audit_table, [(identity, row)])
         if refused:
             reasons = "; ".join(f"{r.path}: {r.message}" for r in refused[0].reasons)
             raise TransientError(f"{self._audit_table} refused the audit row of {batch}: {reasons}")

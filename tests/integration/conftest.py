@@ -19,6 +19,7 @@ import pytest
 from google.cloud import bigquery, pubsub_v1, storage
 
 from tests.support.fault_proxy import FaultProxy
+from tests.support.tcp_fault_proxy import TcpFaultProxy
 from tools import bundle, emulators, provision
 from tools.local_run import FILE_TASKS_TOPIC, STATE_BUCKET, LocalNames, function_env
 
@@ -109,15 +110,31 @@ def functions(stack: emulators.Stack, bq: bigquery.Client, bucket: storage.Bucke
 
 @pytest.fixture(scope="session")
 def fault_proxy(stack: emulators.Stack) -> Iterator[FaultProxy]:
+    """In front of the emulator's HTTP API (the insert_all path)."""
     with FaultProxy(CFG.bigquery_url) as proxy:
         yield proxy
 
 
 @pytest.fixture(scope="session")
+def grpc_fault_proxy(stack: emulators.Stack) -> Iterator[TcpFaultProxy]:
+    """In front of the emulator's Storage Write API (gRPC), the functions' write path."""
+    with TcpFaultProxy(CFG.bigquery_grpc_target) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def write_api_proxy(stack: emulators.Stack) -> Iterator[TcpFaultProxy]:
+    """A test's own proxy to the Storage Write API, for a pipeline built in the test. A lost answer
+    is held for a second first, so the emulator has committed the write the client never hears of."""
+    with TcpFaultProxy(CFG.bigquery_grpc_target, hold_s=1.0) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="session")
 def faulty_events_topic(stack: emulators.Stack, bq: bigquery.Client, names: LocalNames, source: Path,
-                        fault_proxy: FaultProxy) -> Iterator[str]:
-    """ingest_events behind a BigQuery that fails on demand, fed by its own topic."""
-    env = {**function_env(stack.env(), names, CFG), "BIGQUERY_EMULATOR_HOST": fault_proxy.url,
+                        grpc_fault_proxy: TcpFaultProxy) -> Iterator[str]:
+    """ingest_events behind a Storage Write API that fails on demand, fed by its own topic."""
+    env = {**function_env(stack.env(), names, CFG), "BIGQUERY_GRPC_EMULATOR_HOST": grpc_fault_proxy.target,
            "BIGQUERY_TIMEOUT_S": "1", "EVENTS_TOPIC": FAULTY_TOPIC}
     # A second server of the same target keeps its pid file and log in a state dir of its own.
     own = dataclasses.replace(CFG, state_dir=CFG.state_dir / "faulty")

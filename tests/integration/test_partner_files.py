@@ -15,6 +15,7 @@ from google.cloud import pubsub_v1, storage
 
 from ingest.clients import build_pipeline
 from ingest.config import Settings
+from ingest.errors import TransientError
 from ingest.gcs import GcsFiles
 from ingest.partner_files import FileBusy
 from tests.integration.conftest import CFG, eventually
@@ -57,8 +58,10 @@ class _KilledAfter(GcsFiles):
 
 
 def _pipeline(names, **overrides):
-    settings = Settings(project=CFG.project, dataset=names.dataset, bigquery_emulator_host=CFG.bigquery_url,
-                        state_bucket=STATE_BUCKET, file_tasks_topic=FILE_TASKS_TOPIC, **overrides)
+    settings = Settings(**{"project": CFG.project, "dataset": names.dataset, "bigquery_emulator_host": CFG.bigquery_url,
+                           "bigquery_grpc_emulator_host": CFG.bigquery_grpc_target, "bigquery_stream_max_age_s": 5,
+                           "bigquery_timeout_s": 10, "state_bucket": STATE_BUCKET,
+                           "file_tasks_topic": FILE_TASKS_TOPIC, **overrides})
     return build_pipeline(settings)
 
 
@@ -228,3 +231,40 @@ def test_a_file_longer_than_one_invocation_is_continued_through_the_tasks_topic(
     assert audit["invocations"] == 2
     rows = _rows(query, marker)
     assert len(rows) == 117 and len({r["ingestion_source"] for r in rows}) == 117
+
+
+def test_a_batch_lost_to_the_network_is_sent_again_and_the_view_holds_each_line_once(quiet, names, query,
+                                                                                    write_api_proxy):
+    """The third batch's append reaches BigQuery but its answer is lost: the invocation raises before
+    that batch is checkpointed, its redelivery resumes at that batch and sends it again. The raw table
+    holds that batch twice; the deduplicated view, the audit and the ledger hold every line once."""
+    marker = f"lost-{uuid.uuid4().hex[:8]}"
+    name = f"events/{marker}/drop.ndjson"
+    generation = _upload(quiet, name, _marked(marker, 100, bad_every=25))
+    overrides = {"file_batch_lines": 20, "file_checkpoint_s": 0, "bigquery_grpc_emulator_host": write_api_proxy.target}
+    pipe = _pipeline(names, **overrides)
+    batches = []
+    original = pipe.writer.insert
+
+    def insert(table, rows):
+        if table == "pro_event":
+            batches.append(len(rows))
+            if len(batches) == 3:
+                write_api_proxy.lose_responses()
+        return original(table, rows)
+
+    pipe.writer.insert = insert  # type: ignore[method-assign]
+    with pytest.raises(TransientError):
+        _ingest_quiet(pipe, _files(), name, generation, "lost")
+    write_api_proxy.disarm()
+    counts = _ingest_quiet(_pipeline(names, **overrides), _files(), name, generation, "redelivered")
+    assert (counts.received, counts.rows_sent, counts.dead_lettered) == (100, 96, 4)
+    expected = sorted(f"{marker}-{i}" for i in range(100) if i % 25 != 24)
+    view = query("SELECT user_pseudo_id FROM pro_event_deduplicated WHERE event_date >= '2000-01-01' "
+                 "AND STARTS_WITH(user_pseudo_id, @m)", m=marker)
+    assert sorted(r["user_pseudo_id"] for r in view) == expected
+    raw = _rows(query, marker)
+    assert len(raw) > 96 and len({r["ingestion_source"] for r in raw}) == 96, "the lost batch landed, then again"
+    audits = _quiet_audits(query, name)
+    assert {(a["audit_id"], a["received"], a["rows_sent"], a["dead_lettered"]) for a in audits} == {
+        (audits[0]["audit_id"], 100, 96, 4)}

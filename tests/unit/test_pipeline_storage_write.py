@@ -56,3 +56,13 @@ def test_a_value_the_column_cannot_hold_costs_its_record_as_invalid_value() -> N
     with pytest.raises(RecordError) as caught:
         encode({"ingested_at": "not a time"}, {}, b"{}")
     assert caught.value.kind.value == "invalid_value"
+
+
+def test_a_clean_message_costs_two_appends_on_one_writer_and_no_dead_letter_request() -> None:
+    backend = FakeBackend()
+    pipe, _ = _pipe(backend)
+    for _ in range(2):
+        _message(pipe, orjson.dumps([EVENT]))
+    tables = [stream.name.split("/tables/")[1].split("/")[0] for stream, _ in backend.requests]
+    assert tables == ["pro_event", "ingestion_audit"] * 2
+    assert len(backend.opened) == 2, "the second message reuses both streams"

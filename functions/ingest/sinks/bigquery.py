@@ -1,9 +1,10 @@
 """Streaming writes with insertAll: deterministic insertIds, batched requests, per-row errors.
 
-Why insertAll over the Storage Write API for now: it dedupes on insertId (a redelivered
-message writes nothing twice within BigQuery's dedupe window), it reports rejected rows one
-by one in BigQuery's own words, and it needs no protobuf descriptors per table. The Write
-API is cheaper per GB; see docs/write-path.md for the measurements and the switch criteria.
+Not the default: the Storage Write API (``sinks/storage_write.py``) is, being cheaper per GB and
+one long-lived connection per instance. This sink stays selectable (``BIGQUERY_WRITE_PATH=insert_all``)
+behind the same interface for a project where the Write API cannot be used; its insertIds keep a
+redelivery out of the raw tables within BigQuery's dedupe window, which nothing relies on (analysts
+read the deduplicated views). See docs/write-path.md.
 
 Rows arrive already serialized (``prepare`` encodes each row inside its per-record guard, so a
 value that cannot be written costs that record, not the request), and are framed here into

@@ -1,4 +1,5 @@
-"""Storage Write API sink: ``_default`` stream per table, proto2 rows, per-row rejection.
+"""Storage Write API sink (the default write path): ``_default`` stream per table, proto2 rows,
+per-row rejection.
 
 Why: the Write API costs half of insertAll per GB with no 1 KB minimum per row, and one
 long-lived AppendRows stream per table replaces an HTTP round trip setup per request. It is
@@ -13,7 +14,10 @@ writer only frames serialized rows into AppendRows requests of at most ``max_byt
 from __future__ import annotations
 
 import queue
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence
@@ -66,22 +70,28 @@ class TimestampMicros:
 
     The pipeline writes one fixed format (``timeutil.bq_timestamp``: YYYY-MM-DDTHH:MM:SS.ffffffZ);
     the minute prefix repeats across a batch, so it is parsed once (bounded cache) and seconds and
-    microseconds are added as integers. Anything else goes through ``datetime.fromisoformat``."""
+    microseconds are added as integers. Anything else goes through ``datetime.fromisoformat``.
+    The last value is remembered too: every row of an invocation shares its ``ingested_at``."""
 
     def __init__(self, limit: int = 4096) -> None:
         self._minutes: dict[str, int] = {}
         self._limit = limit
+        self._last: tuple[str, int] = ("", 0)
 
     def __call__(self, value: Any) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, str) and len(value) == 27 and value[19] == "." and value[26] == "Z":
+            if value == self._last[0]:
+                return self._last[1]
             base = self._minutes.get(value[:16])
             if base is None:
                 if len(self._minutes) >= self._limit:
                     self._minutes.clear()
                 base = self._minutes[value[:16]] = _micros(datetime.fromisoformat(value[:16] + "+00:00"))
-            return base + int(value[17:19]) * 1_000_000 + int(value[20:26])
+            micros = base + int(value[17:19]) * 1_000_000 + int(value[20:26])
+            self._last = (value, micros)
+            return micros
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
         return _micros(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
 
@@ -108,7 +118,12 @@ def _number_text(value: Any) -> str:
 
 
 class RowCodec:
-    """One table's descriptor and its row dict -> serialized proto encoder."""
+    """One table's descriptor and its row dict -> serialized proto encoder.
+
+    Why a plan: most columns (STRING, INT64, FLOAT64, BOOL, and RECORDs of those) already hold
+    their wire type and go straight to the upb constructor, which checks their types in C; only the
+    few columns listed in the plan, compiled once per table, are converted in Python (TIMESTAMP to
+    int64 µs, DATE to int32 days, JSON to its text, NUMERIC to its decimal text)."""
 
     def __init__(self, table: str, fields: Sequence[dict[str, Any]]) -> None:
         self.table = table
@@ -117,45 +132,67 @@ class RowCodec:
         pool.Add(descriptor_pb2.FileDescriptorProto(name=f"{table}.proto", syntax="proto2",
                                                     message_type=[self.descriptor]))
         self._cls = message_factory.GetMessageClass(pool.FindMessageTypeByName(self.descriptor.name))
-        self._convert = _converter(fields, TimestampMicros())
+        self.plan = _plan(fields)
 
     @classmethod
     def for_table(cls, table: str, schemas: Path = SCHEMAS) -> "RowCodec":
         return cls(table, orjson.loads((schemas / table / "bigquery.json").read_bytes()))
 
-    def encode(self, row: dict[str, Any]) -> bytes:
-        """Raises KeyError/TypeError/ValueError for a value the column cannot hold."""
-        return self._cls(**self._convert(row)).SerializeToString()
+    def encode(self, row: dict[str, Any], more: dict[str, Any] | None = None) -> bytes:
+        """``row`` with the columns of ``more`` (neither is changed). Raises ValueError/TypeError
+        for a column the table lacks or a value its column cannot hold."""
+        values = {**row, **more} if more else dict(row)
+        for name, convert in self.plan:
+            value = values.get(name)
+            if value is not None:
+                values[name] = convert(value)
+        return self._cls(**values).SerializeToString()
 
     def decode(self, data: bytes) -> Any:
         """The message back (tests and tools)."""
         return self._cls.FromString(data)
 
 
-def _converter(fields: Sequence[dict[str, Any]], timestamp: TimestampMicros) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    plans: dict[str, Callable[[Any], Any] | None] = {}
+Plan = tuple[tuple[str, Callable[[Any], Any]], ...]
+"""(column, conversion to its wire type) for the columns that need one."""
+
+
+def _plan(fields: Sequence[dict[str, Any]]) -> Plan:
+    """Each TIMESTAMP column has a converter (and caches) of its own: ``ingested_at`` then always
+    hits its last value, whatever the event timestamps do."""
+    conversions: dict[str, Callable[[Any], Any]] = {
+        "DATE": _date_days, "JSON": _json_text, "NUMERIC": _number_text, "BIGNUMERIC": _number_text}
+    plan = []
     for column in fields:
         kind = column["type"].upper()
         convert: Callable[[Any], Any] | None
         if kind in ("RECORD", "STRUCT"):
-            convert = _converter(column["fields"], timestamp)
+            inner = _plan(column["fields"])
+            convert = _record(inner) if inner else None
+        elif kind == "TIMESTAMP":
+            convert = TimestampMicros()
         else:
-            convert = {"TIMESTAMP": timestamp, "DATE": _date_days, "JSON": _json_text,
-                       "NUMERIC": _number_text, "BIGNUMERIC": _number_text}.get(kind)
+            convert = conversions.get(kind)
         if convert is not None and column.get("mode") == "REPEATED":
-            convert = (lambda inner: lambda values: [inner(v) for v in values])(convert)
-        plans[column["name"]] = convert
+            convert = _each(convert)
+        if convert is not None:
+            plan.append((column["name"], convert))
+    return tuple(plan)
 
-    def convert_row(row: dict[str, Any]) -> dict[str, Any]:
-        out = {}
-        for key, value in row.items():
-            if value is None:
-                continue
-            fn = plans[key]  # KeyError: a column the table does not have
-            out[key] = value if fn is None else fn(value)
-        return out
 
-    return convert_row
+def _record(plan: Plan) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def convert(value: dict[str, Any]) -> dict[str, Any]:
+        values = dict(value)  # the pipeline's row is not ours to change
+        for name, inner in plan:
+            field_value = values.get(name)
+            if field_value is not None:
+                values[name] = inner(field_value)
+        return values
+    return convert
+
+
+def _each(convert: Callable[[Any], Any]) -> Callable[[list[Any]], list[Any]]:
+    return lambda values: [convert(v) for v in values]
 
 
 class AppendStream(Protocol):
@@ -167,17 +204,25 @@ class AppendStream(Protocol):
 
 
 class GrpcAppendStream:
-    """AppendRows in lock-step over the write client's long-lived channel."""
+    """AppendRows in lock-step over the write client's long-lived channel.
 
-    def __init__(self, client: Any, stream: str, timeout_s: float) -> None:
+    Each append waits at most ``timeout_s`` for its response, then the call is cancelled and the
+    append fails as DEADLINE_EXCEEDED (retried on a fresh stream); the wait runs in one worker
+    thread per stream. The call's own gRPC deadline, ``lifetime_s``, only ends a stream nobody
+    uses any more: StorageWriter retires a stream before it (``max_stream_age_s``), so no append
+    ever meets it, and an idle instance holds no connection to BigQuery past it."""
+
+    def __init__(self, client: Any, stream: str, timeout_s: float, lifetime_s: float) -> None:
         from google.cloud.bigquery_storage_v1 import types
 
         self._types = types
         self._client = client
         self._stream = stream
         self._timeout_s = timeout_s
+        self._lifetime_s = lifetime_s
         self._requests: "queue.Queue[Any]" = queue.Queue()
-        self._responses: Iterator[Any] | None = None
+        self._responses: Any = None
+        self._waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="append-rows")
 
     def _feed(self) -> Iterator[Any]:
         while (item := self._requests.get()) is not None:
@@ -186,13 +231,24 @@ class GrpcAppendStream:
     def append(self, request: Any) -> Any:
         self._requests.put(self._types.AppendRowsRequest.wrap(request))
         if self._responses is None:
-            self._responses = iter(self._client.append_rows(
-                requests=self._feed(), timeout=self._timeout_s,
-                metadata=(("x-goog-request-params", f"write_stream={self._stream}"),)))
-        return self._types.AppendRowsResponse.pb(next(self._responses))
+            # retry=None: StorageWriter retries on a fresh stream itself; the client's default
+            # would retry UNAVAILABLE for up to a day.
+            self._responses = self._client.append_rows(
+                requests=self._feed(), retry=None, timeout=self._lifetime_s,
+                metadata=(("x-goog-request-params", f"write_stream={self._stream}"),))
+        waiting = self._waiter.submit(next, self._responses)
+        try:
+            response = waiting.result(timeout=self._timeout_s)
+        except FutureTimeout:
+            self._responses.cancel()
+            raise gexc.DeadlineExceeded(f"no AppendRows response within {self._timeout_s:g} s") from None
+        return self._types.AppendRowsResponse.pb(response)
 
     def close(self) -> None:
         self._requests.put(None)
+        if self._responses is not None:
+            self._responses.cancel()
+        self._waiter.shutdown(wait=False)
 
 
 class StorageWriter:
@@ -205,15 +261,22 @@ class StorageWriter:
 
     def __init__(self, open_stream: Callable[[str], AppendStream], project: str, dataset: str,
                  codecs: dict[str, RowCodec], max_bytes: int = 9 * 1024 * 1024, attempts: int = 4,
-                 backoff_s: float = 0.2, request_factory: Callable[[], Any] | None = None) -> None:
+                 backoff_s: float = 0.2, request_factory: Callable[[], Any] | None = None,
+                 max_stream_age_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._open = open_stream
         self._prefix = f"projects/{project}/datasets/{dataset}/tables/"
         self._codecs = codecs
         self._max_bytes = max_bytes
         self._attempts = attempts
         self._backoff_s = backoff_s
+        self._max_age_s = max_stream_age_s
+        self._clock = clock
         self._streams: dict[str, AppendStream] = {}
+        self._opened: dict[str, float] = {}
         self._fresh: set[str] = set()
+        self._locks = {table: threading.Lock() for table in codecs}
+        """One append in flight per table stream: an instance serves several invocations at once
+        (functions' request concurrency), and a stream's responses answer its requests in order."""
         self._request = request_factory or _request_pb
 
     def encoder(self, table: str) -> RowEncoder:
@@ -223,7 +286,7 @@ class StorageWriter:
 
         def encode(row: dict[str, Any], left_out: dict[str, Any], canonical: bytes) -> bytes:
             try:
-                return codec.encode({**row, **left_out})
+                return codec.encode(row, left_out)
             except (KeyError, TypeError, ValueError, OverflowError) as error:
                 raise RecordError.at(FailureKind.INVALID_VALUE, "$", f"{type(error).__name__}: {error}") from error
 
@@ -264,11 +327,19 @@ class StorageWriter:
         return rejections
 
     def _send(self, table: str, serialized: list[bytes]) -> Any:
+        with self._locks[table]:
+            return self._send_locked(table, serialized)
+
+    def _send_locked(self, table: str, serialized: list[bytes]) -> Any:
         """One append, retried on a fresh stream while the failure is transient."""
         for attempt in range(self._attempts):
             stream = self._streams.get(table)
+            if stream is not None and self._clock() - self._opened[table] >= self._max_age_s:
+                self._drop(table)  # retired before its deadline: a fresh one costs no failed append
+                stream = None
             if stream is None:
                 stream = self._streams[table] = self._open(self._prefix + table + "/streams/_default")
+                self._opened[table] = self._clock()
                 self._fresh.add(table)
             request = self._request()
             request.write_stream = self._prefix + table + "/streams/_default"
