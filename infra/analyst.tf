@@ -9,16 +9,18 @@
 
 locals {
   # Tables whose table.json declares an identity: one <table>_deduplicated view each, one row
-  # per identity column (default row_id), its first copy by `first` (default ingested_at,
-  # ingestion_source). A partitioning column listed in `first` is the copy's arrival time: it
-  # cannot partition the window, and a filter on it does not prune (tools/catalog.py Identity).
+  # per identity column (default row_id), the `keep` (first, or latest) of its copies by
+  # `copies_by` (default ingested_at, ingestion_source). A partitioning column listed in
+  # `copies_by` is each copy's arrival time: it cannot partition the window, and a filter on it
+  # does not prune (tools/catalog.py Identity: the same rule).
   deduplicated_tables = {
     for name, options in local.tables : name => {
       table_id  = options.table_id
       partition = options.time_partitioning.field
       identity  = lookup(options.identity, "column", "row_id")
-      first     = lookup(options.identity, "first", ["ingested_at", "ingestion_source"])
-      prunes    = !contains(lookup(options.identity, "first", ["ingested_at", "ingestion_source"]), options.time_partitioning.field)
+      copies_by = lookup(options.identity, "copies_by", ["ingested_at", "ingestion_source"])
+      keep      = lookup(options.identity, "keep", "first")
+      prunes    = !contains(lookup(options.identity, "copies_by", ["ingested_at", "ingestion_source"]), options.time_partitioning.field)
     } if lookup(options, "identity", null) != null
   }
 
@@ -56,7 +58,7 @@ resource "google_bigquery_table" "deduplicated" {
 
   dataset_id          = google_bigquery_dataset.main.dataset_id
   table_id            = "${each.value.table_id}_deduplicated"
-  description         = "${each.value.table_id} without duplicate deliveries: one row per ${each.value.identity}, its first copy (by ${join(", ", each.value.first)}). Same columns as ${each.value.table_id}; filter on ${each.value.partition} as on the table (${each.value.prunes ? "it still prunes" : "it does not prune: the copies of one ${each.value.identity} differ in ${each.value.partition}"})."
+  description         = "${each.value.table_id} without duplicate deliveries: one row per ${each.value.identity}, its ${each.value.keep} copy (by ${join(", ", each.value.copies_by)}). Same columns as ${each.value.table_id}; filter on ${each.value.partition} as on the table (${each.value.prunes ? "it still prunes" : "it does not prune: the copies of one ${each.value.identity} differ in ${each.value.partition}"})."
   deletion_protection = var.deletion_protection
 
   view {
@@ -64,7 +66,7 @@ resource "google_bigquery_table" "deduplicated" {
       table            = each.value.table_id
       identity         = each.value.identity
       window_partition = join(", ", each.value.prunes ? [each.value.partition, each.value.identity] : [each.value.identity])
-      first_copy       = join(", ", each.value.first)
+      kept_copy        = join(", ", [for column in each.value.copies_by : each.value.keep == "latest" ? "${column} DESC" : column])
     }))
     use_legacy_sql = false
   }

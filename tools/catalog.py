@@ -32,7 +32,7 @@ from ingest import contracts
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 DEDUPLICATED_TEMPLATE = "deduplicated_view.sql"
-DEFAULT_FIRST = ("ingested_at", "ingestion_source")
+DEFAULT_COPIES_BY = ("ingested_at", "ingestion_source")
 """How a deduplicated view orders the copies of a row_id unless table.json says otherwise."""
 ACTIVITY_BUILD = Path("user_activity") / "build.sql"
 BOTS_FILE = Path("pro_event_humans") / "bots.json"
@@ -232,12 +232,16 @@ def _with_referenced_fields(column: dict[str, Any], found: dict[str, DatasetObje
 @dataclass(frozen=True)
 class Identity:
     """What tells the copies of one record (or invocation) apart, from ``identity`` in table.json:
-    ``column`` identifies it (default ``row_id``), ``first`` orders its copies (default the
-    pipeline's ``ingested_at, ingestion_source``). A partitioning column listed in ``first`` is the
-    copy's own arrival time: copies differ in it, so it cannot partition the view's window."""
+    ``column`` identifies it (default ``row_id``); ``copies_by`` orders its copies (default the
+    pipeline's ``ingested_at, ingestion_source``) and ``keep`` says which one the view keeps,
+    ``first`` (default) or ``latest`` (the audit: a message re-run after a fix has the same
+    audit_id, and its latest audit row says what became of it). A partitioning column listed in
+    ``copies_by`` is the copy's own arrival time: copies differ in it, so it cannot partition the
+    view's window."""
 
     column: str
-    first: tuple[str, ...]
+    copies_by: tuple[str, ...]
+    keep: str
     partition: str
 
     @classmethod
@@ -245,30 +249,33 @@ class Identity:
         declared = table.options["identity"]
         partition = table.partition_column
         assert partition, f"{table.name}: a deduplicated view needs the table's partitioning column"
+        keep = declared.get("keep", "first")
+        assert keep in ("first", "latest"), f"{table.name}: identity.keep is first or latest, not {keep!r}"
         return cls(column=declared.get("column", "row_id"),
-                   first=tuple(declared.get("first", DEFAULT_FIRST)), partition=partition)
+                   copies_by=tuple(declared.get("copies_by", DEFAULT_COPIES_BY)), keep=keep, partition=partition)
 
     @property
     def prunes(self) -> bool:
         """Whether a filter on the partitioning column still prunes partitions through the view."""
-        return self.partition not in self.first
+        return self.partition not in self.copies_by
 
     def template_values(self, table: str) -> dict[str, str]:
         window = (self.partition, self.column) if self.prunes else (self.column,)
-        return {"table": table, "identity": self.column, "window_partition": ", ".join(window),
-                "first_copy": ", ".join(self.first)}
+        order = ", ".join(f"{c} DESC" if self.keep == "latest" else c for c in self.copies_by)
+        return {"table": table, "identity": self.column, "window_partition": ", ".join(window), "kept_copy": order}
 
+    def describe(self, table: str) -> str:
+        pruning = ("it still prunes" if self.prunes
+                   else f"it does not prune: the copies of one {self.column} differ in {self.partition}")
+        return (f"{table} without duplicate deliveries: one row per {self.column}, its {self.keep} copy "
+                f"(by {', '.join(self.copies_by)}). Same columns as {table}; filter on {self.partition} as on "
+                f"the table ({pruning}).")
 
 
 def deduplicated_view(table: DatasetObject, schemas_dir: Path = SCHEMAS) -> DatasetObject:
     identity = Identity.of(table)
-    pruning = ("it still prunes" if identity.prunes
-               else f"it does not prune: the copies of one {identity.column} differ in {identity.partition}")
     return DatasetObject(
-        name=f"{table.name}_deduplicated", kind="view",
-        description=(f"{table.name} without duplicate deliveries: one row per {identity.column}, its first copy "
-                     f"(by {', '.join(identity.first)}). Same columns as {table.name}; filter on "
-                     f"{identity.partition} as on the table ({pruning})."),
+        name=f"{table.name}_deduplicated", kind="view", description=identity.describe(table.name),
         fields=table.fields, options={"time_partitioning": table.options["time_partitioning"],
                                       "columns_from": table.name, "prunes": identity.prunes},
         reads=(table.name,), template=schemas_dir / DEDUPLICATED_TEMPLATE,

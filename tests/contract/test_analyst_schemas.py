@@ -57,9 +57,9 @@ def test_tables_with_a_deduplicated_view_have_the_columns_its_template_uses() ->
         table = catalog.objects[view.options["columns_from"]]
         identity = Identity.of(table)
         columns = {f["name"]: f for f in table.fields}
-        assert {identity.column, *identity.first, identity.partition} <= set(columns), table.name
+        assert {identity.column, *identity.copies_by, identity.partition} <= set(columns), table.name
         assert columns[identity.column]["mode"] == "REQUIRED", f"{table.name}: every copy has its {identity.column}"
-        assert catalog.prunes(view) == identity.prunes == (identity.partition not in identity.first), table.name
+        assert catalog.prunes(view) == identity.prunes == (identity.partition not in identity.copies_by), table.name
 
 
 def test_only_the_sinks_deduplicate_on_their_arrival_time() -> None:
@@ -67,6 +67,7 @@ def test_only_the_sinks_deduplicate_on_their_arrival_time() -> None:
     prune); the audit's and the dead letter's are when each copy was made (the views cannot)."""
     catalog = Catalog()
     identities = {t.name: Identity.of(t) for t in catalog.tables() if "identity" in t.options}
-    assert {name: (i.column, i.prunes) for name, i in identities.items()} == {
-        "pro_event": ("row_id", True), "pro_log": ("row_id", True), "userpilot_event": ("row_id", True),
-        "ingestion_audit": ("audit_id", False), "ingestion_errors": ("error_id", False)}
+    assert {name: (i.column, i.prunes, i.keep) for name, i in identities.items()} == {
+        "pro_event": ("row_id", True, "first"), "pro_log": ("row_id", True, "first"),
+        "userpilot_event": ("row_id", True, "first"), "ingestion_errors": ("error_id", False, "first"),
+        "ingestion_audit": ("audit_id", False, "latest")}  # a message re-run after a fix: its latest audit

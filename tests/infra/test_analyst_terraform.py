@@ -39,7 +39,7 @@ def test_terraform_fills_the_placeholders_the_sql_files_use_with_the_local_defau
         assert str(evaluate(terraform[name])) == local[name], f"default of var.{variable} differs from SqlSettings"
     for path in sorted(SCHEMAS.rglob("*.sql")):
         used = set(_PLACEHOLDER.findall(path.read_text(encoding="utf-8")))
-        extra = {"table", "identity", "window_partition", "first_copy"} if path.name == "deduplicated_view.sql" else set()
+        extra = {"table", "identity", "window_partition", "kept_copy"} if path.name == "deduplicated_view.sql" else set()
         assert used <= set(local) | extra, f"{path.relative_to(SCHEMAS)} uses {used - set(local) - extra}"
 
 
