@@ -91,9 +91,10 @@ def test_dead_letter_replay_lands_what_now_passes_once_and_marks_every_record(st
         "source": {"topic": "tracking-events", "message_id": message_id, "record_index": 2},
         "raw_payload": fixed_raw.decode(), "raw_payload_encoding": "utf-8", "raw_payload_bytes": len(fixed_raw),
         "raw_payload_truncated": False}
-    # Written twice, as a redelivery of the message would (same error_id, received later).
+    # Written twice, as a redelivery of the message would (same error_id, another received_at; both in
+    # the past, so that the default --until, now, covers them).
     assert not bq.insert_rows_json(f"{CFG.project}.{names.dataset}.ingestion_errors", [
-        {**error, "received_at": (first + timedelta(seconds=i)).isoformat()} for i in range(2)])
+        {**error, "received_at": (first - timedelta(seconds=i)).isoformat()} for i in range(2)])
     since = (datetime.now(timezone.utc) - timedelta(minutes=10)).isoformat()
     dry = _run(stack, names, "dead-letter", "replay", "--since", since, "--contract", "pro_event", "--dry-run")
     assert dry.stdout.count(error_id) == 1, dry.stdout + dry.stderr  # listed once
