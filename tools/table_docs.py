@@ -42,7 +42,9 @@ Which object to query:
   every delivery: a redelivered message or a retried invocation writes its rows there again.
 
 Filter on the partitioning column (`event_date`, `partition_date`, `inserted_at`): the contract
-tables refuse a query without it, and the views keep pruning with it. Example queries, each run
+tables refuse a query without it, and the views keep pruning with it (not the audit's and the dead
+letter's deduplicated views, whose copies differ in it: they read every partition of those small
+tables). Example queries, each run
 by the tests: [queries](../queries.md).
 """
 
