@@ -1,16 +1,27 @@
-# The analyst layer (docs/tables/README.md): a deduplicated view of every contract
-# table, the views of ../schemas/*/view.json, and the scheduled query that builds
-# user_activity (its table comes from schemas/user_activity/ like every table).
+# The analyst layer (docs/tables/README.md): a deduplicated view of every table that
+# declares an identity (the contracts, the audit, the dead letter), the views of
+# ../schemas/*/view.json, and the scheduled query that builds user_activity (its table
+# comes from schemas/user_activity/ like every table).
 #
 # The SQL lives in ../schemas and is rendered by templatefile() with local.sql_variables,
 # the same placeholders tools/catalog.py fills for the local stack and the tests
 # (SqlSettings.variables; tests/infra/test_analyst_terraform.py holds them equal).
 
 locals {
-  # Tables whose table.json declares an identity (row_id identifies their records): one
-  # <table>_deduplicated view each.
+  # Tables whose table.json declares an identity: one <table>_deduplicated view each, one row
+  # per identity column (default row_id), the `keep` (first, or latest) of its copies by
+  # `copies_by` (default ingested_at, ingestion_source). A partitioning column listed in
+  # `copies_by` is each copy's arrival time: it cannot partition the window, and a filter on it
+  # does not prune (tools/catalog.py Identity: the same rule).
   deduplicated_tables = {
-    for name, options in local.tables : name => options if lookup(options, "identity", null) != null
+    for name, options in local.tables : name => {
+      table_id  = options.table_id
+      partition = options.time_partitioning.field
+      identity  = lookup(options.identity, "column", "row_id")
+      copies_by = lookup(options.identity, "copies_by", ["ingested_at", "ingestion_source"])
+      keep      = lookup(options.identity, "keep", "first")
+      prunes    = !contains(lookup(options.identity, "copies_by", ["ingested_at", "ingestion_source"]), options.time_partitioning.field)
+    } if lookup(options, "identity", null) != null
   }
 
   bots = jsondecode(file("${local.schemas_dir}/pro_event_humans/bots.json"))
@@ -47,13 +58,15 @@ resource "google_bigquery_table" "deduplicated" {
 
   dataset_id          = google_bigquery_dataset.main.dataset_id
   table_id            = "${each.value.table_id}_deduplicated"
-  description         = "${each.value.table_id} without duplicate deliveries: one row per row_id, the copy ingested first. Same columns as ${each.value.table_id}; filter on ${each.value.time_partitioning.field} as on the table (it still prunes)."
+  description         = "${each.value.table_id} without duplicate deliveries: one row per ${each.value.identity}, its ${each.value.keep} copy (by ${join(", ", each.value.copies_by)}). Same columns as ${each.value.table_id}; filter on ${each.value.partition} as on the table (${each.value.prunes ? "it still prunes" : "it does not prune: the copies of one ${each.value.identity} differ in ${each.value.partition}"})."
   deletion_protection = var.deletion_protection
 
   view {
     query = templatefile("${local.schemas_dir}/deduplicated_view.sql", merge(local.sql_variables, {
       table            = each.value.table_id
-      partition_column = each.value.time_partitioning.field
+      identity         = each.value.identity
+      window_partition = join(", ", each.value.prunes ? [each.value.partition, each.value.identity] : [each.value.identity])
+      kept_copy        = join(", ", [for column in each.value.copies_by : each.value.keep == "latest" ? "${column} DESC" : column])
     }))
     use_legacy_sql = false
   }

@@ -127,6 +127,18 @@ resource "google_bigquery_table_iam_member" "dead_letter_reader" {
   member     = each.value
 }
 
+# And on its deduplicated view (one row per error_id, what `ingest dead-letter replay` and the
+# runbook read): a view's reader needs access to the view and to the table it reads.
+resource "google_bigquery_table_iam_member" "dead_letter_deduplicated_reader" {
+  for_each = toset(var.dead_letter_readers)
+
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.main.dataset_id
+  table_id   = google_bigquery_table.deduplicated[local.dead_letter_table].table_id
+  role       = "roles/bigquery.dataViewer"
+  member     = each.value
+}
+
 # The pseudonymisation key, and no other secret, for the functions whose
 # contracts pseudonymise (local.key_functions; none while every policy drops).
 resource "google_secret_manager_secret_iam_member" "function_secret_accessor" {

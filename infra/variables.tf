@@ -62,7 +62,7 @@ variable "dead_letter_alert_threshold" {
 }
 
 variable "dead_letter_readers" {
-  description = "Members (group:..., user:...) allowed to read ingestion_errors, the dead letter holding raw payloads (roles/bigquery.dataViewer on that table only). The functions can write to it but never read it."
+  description = "Members (group:..., user:...) allowed to read ingestion_errors, the dead letter holding raw payloads (roles/bigquery.dataViewer on that table and its deduplicated view only). The functions can write to it but never read it."
   type        = list(string)
   default     = []
 }

@@ -1,12 +1,13 @@
--- ${table}_deduplicated: ${table} without duplicate deliveries, one row per row_id (the copy
--- ingested first). Every table whose table.json declares an identity (row_id identifies its
--- records) gets one (tools/catalog.py,
--- infra/analyst.tf). Rows with the same row_id share ${partition_column} (it is computed from the
--- record), so the window is partitioned by it too: an analyst's filter on ${partition_column}
--- is pushed below the window and still prunes partitions.
+-- ${table}_deduplicated: ${table} without duplicate deliveries, one row per ${identity}: the
+-- copy that comes first by ${kept_copy}. Every table whose table.json declares an identity gets
+-- one (tools/catalog.py Identity, infra/analyst.tf). When the copies of one identity share the
+-- partitioning column (it is computed from the record, as event_date is), the window is
+-- partitioned by it too: an analyst's filter on it is pushed below the window and still prunes
+-- partitions. When that column is each copy's own arrival time (the audit's started_at, the dead
+-- letter's received_at), it cannot be: the view reads every partition.
 SELECT *
 FROM `${project}.${dataset}.${table}`
 QUALIFY ROW_NUMBER() OVER (
-  PARTITION BY ${partition_column}, row_id
-  ORDER BY ingested_at, ingestion_source
+  PARTITION BY ${window_partition}
+  ORDER BY ${kept_copy}
 ) = 1

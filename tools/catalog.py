@@ -2,7 +2,8 @@
 
 - a **table** per ``schemas/<name>/table.json`` (columns in ``bigquery.json``);
 - a **deduplicated view** ``<table>_deduplicated`` per table whose ``table.json`` declares an
-  ``identity`` (its ``row_id`` identifies a record), from the one template
+  ``identity`` (the column that identifies a record across deliveries: ``row_id``, or
+  ``audit_id`` and ``error_id`` for the audit and the dead letter), from the one template
   ``schemas/deduplicated_view.sql``;
 - a **view** per ``schemas/<name>/view.json`` (query in ``view.sql`` beside it, columns those of
   the object it reads first plus the ones it declares);
@@ -31,6 +32,8 @@ from ingest import contracts
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 DEDUPLICATED_TEMPLATE = "deduplicated_view.sql"
+DEFAULT_COPIES_BY = ("ingested_at", "ingestion_source")
+"""How a deduplicated view orders the copies of a row_id unless table.json says otherwise."""
 ACTIVITY_BUILD = Path("user_activity") / "build.sql"
 BOTS_FILE = Path("pro_event_humans") / "bots.json"
 
@@ -163,7 +166,7 @@ class Catalog:
             table = read_table(self.schemas_dir, name)
             found[table.name] = table
         for table in list(found.values()):
-            if "identity" in table.options:  # row_id identifies its records; infra/analyst.tf: the same rule
+            if "identity" in table.options:  # infra/analyst.tf: the same rule
                 view = deduplicated_view(table, self.schemas_dir)
                 found[view.name] = view
         specs = {}
@@ -193,6 +196,15 @@ class Catalog:
             obj = self.objects[obj.options["columns_from"]]
         return obj.partition_column
 
+    def prunes(self, obj: DatasetObject) -> bool:
+        """Whether a filter on ``filter_column`` prunes partitions: not through a deduplicated view
+        whose window cannot be partitioned by that column (Identity.prunes)."""
+        while obj.kind == "view":
+            if not obj.options.get("prunes", True):
+                return False
+            obj = self.objects[obj.options["columns_from"]]
+        return True
+
     def activity_build_sql(self, settings: SqlSettings) -> str:
         return render(self.schemas_dir / ACTIVITY_BUILD, settings)
 
@@ -217,14 +229,54 @@ def _with_referenced_fields(column: dict[str, Any], found: dict[str, DatasetObje
     return {**resolved, "fields": source["fields"]}
 
 
+@dataclass(frozen=True)
+class Identity:
+    """What tells the copies of one record (or invocation) apart, from ``identity`` in table.json:
+    ``column`` identifies it (default ``row_id``); ``copies_by`` orders its copies (default the
+    pipeline's ``ingested_at, ingestion_source``) and ``keep`` says which one the view keeps,
+    ``first`` (default) or ``latest`` (the audit: a message re-run after a fix has the same
+    audit_id, and its latest audit row says what became of it). A partitioning column listed in
+    ``copies_by`` is the copy's own arrival time: copies differ in it, so it cannot partition the
+    view's window."""
+
+    column: str
+    copies_by: tuple[str, ...]
+    keep: str
+    partition: str
+
+    @classmethod
+    def of(cls, table: DatasetObject) -> Identity:
+        declared = table.options["identity"]
+        partition = table.partition_column
+        assert partition, f"{table.name}: a deduplicated view needs the table's partitioning column"
+        keep = declared.get("keep", "first")
+        assert keep in ("first", "latest"), f"{table.name}: identity.keep is first or latest, not {keep!r}"
+        return cls(column=declared.get("column", "row_id"),
+                   copies_by=tuple(declared.get("copies_by", DEFAULT_COPIES_BY)), keep=keep, partition=partition)
+
+    @property
+    def prunes(self) -> bool:
+        """Whether a filter on the partitioning column still prunes partitions through the view."""
+        return self.partition not in self.copies_by
+
+    def template_values(self, table: str) -> dict[str, str]:
+        window = (self.partition, self.column) if self.prunes else (self.column,)
+        order = ", ".join(f"{c} DESC" if self.keep == "latest" else c for c in self.copies_by)
+        return {"table": table, "identity": self.column, "window_partition": ", ".join(window), "kept_copy": order}
+
+    def describe(self, table: str) -> str:
+        pruning = ("it still prunes" if self.prunes
+                   else f"it does not prune: the copies of one {self.column} differ in {self.partition}")
+        return (f"{table} without duplicate deliveries: one row per {self.column}, its {self.keep} copy "
+                f"(by {', '.join(self.copies_by)}). Same columns as {table}; filter on {self.partition} as on "
+                f"the table ({pruning}).")
+
+
 def deduplicated_view(table: DatasetObject, schemas_dir: Path = SCHEMAS) -> DatasetObject:
-    partition = table.partition_column
-    assert partition, f"{table.name}: a deduplicated view needs the table's partitioning column"
+    identity = Identity.of(table)
     return DatasetObject(
-        name=f"{table.name}_deduplicated", kind="view",
-        description=(f"{table.name} without duplicate deliveries: one row per row_id, the copy ingested first. "
-                     f"Same columns as {table.name}; filter on {partition} as on the table (it still prunes)."),
+        name=f"{table.name}_deduplicated", kind="view", description=identity.describe(table.name),
         fields=table.fields, options={"time_partitioning": table.options["time_partitioning"],
-                                      "columns_from": table.name},
+                                      "columns_from": table.name, "prunes": identity.prunes},
         reads=(table.name,), template=schemas_dir / DEDUPLICATED_TEMPLATE,
-        template_values={"table": table.name, "partition_column": partition})
+        template_values=identity.template_values(table.name))

@@ -101,9 +101,9 @@ def up(cfg: emulators.StackConfig, names: LocalNames) -> emulators.Stack:
 
 def _audits(dataset: str, since: float) -> str:
     """The audit rows since ``since``, one per invocation: a retried invocation writes its audit row
-    again under the same audit_id (the Storage Write API is at-least-once)."""
-    return (f"(SELECT * FROM `{dataset}.ingestion_audit` WHERE started_at >= TIMESTAMP_SECONDS({int(since)}) "
-            "QUALIFY ROW_NUMBER() OVER (PARTITION BY audit_id ORDER BY finished_at DESC) = 1)")
+    again under the same audit_id (the Storage Write API is at-least-once); the view keeps one."""
+    return (f"(SELECT * FROM `{dataset}.ingestion_audit_deduplicated` "
+            f"WHERE started_at >= TIMESTAMP_SECONDS({int(since)}))")
 
 
 def _audited(bq: bigquery.Client, dataset: str, since: float) -> dict[str, int]:
@@ -151,9 +151,9 @@ def report(bq: bigquery.Client, dataset: str, since: float) -> None:
         counted = next(iter(bq.query(query).result()))
         print(f"  {table:<18} {counted['n']:>6} rows, {counted['distinct_ids']:>6} distinct row_id "
               "(a redelivery lands again; the deduplicated views keep one)")
-    query = (f"SELECT contract, error_type, COUNT(DISTINCT error_id) AS n, "
+    query = (f"SELECT contract, error_type, COUNT(*) AS n, "
              f"ANY_VALUE(reasons[SAFE_OFFSET(0)].message) AS example "
-             f"FROM `{dataset}.ingestion_errors` WHERE received_at >= TIMESTAMP_SECONDS({int(since)}) "
+             f"FROM `{dataset}.ingestion_errors_deduplicated` WHERE received_at >= TIMESTAMP_SECONDS({int(since)}) "
              f"GROUP BY contract, error_type ORDER BY contract, error_type")
     print("\nwhat went to ingestion_errors:")
     for row in bq.query(query).result():

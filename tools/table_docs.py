@@ -36,11 +36,15 @@ Which object to query:
 - **Contract tables (`pro_event`, `pro_log`, `userpilot_event`)** hold every delivery: delivery is
   at least once, so the same `row_id` can appear twice. Query them to see what arrived, when and
   from where (`ingested_at`, `ingestion_source`); count with the `_deduplicated` views.
-- **`ingestion_errors`, `ingestion_audit`**: what did not land and why, and the per-invocation
-  counts ([consent and audit](../consent-and-audit.md)).
+- **`ingestion_errors_deduplicated`, `ingestion_audit_deduplicated`**: what did not land and why
+  (one row per `error_id`), and the per-invocation counts (one row per `audit_id`)
+  ([consent and audit](../consent-and-audit.md)). `ingestion_errors` and `ingestion_audit` hold
+  every delivery: a redelivered message or a retried invocation writes its rows there again.
 
 Filter on the partitioning column (`event_date`, `partition_date`, `inserted_at`): the contract
-tables refuse a query without it, and the views keep pruning with it. Example queries, each run
+tables refuse a query without it, and the views keep pruning with it (not the audit's and the dead
+letter's deduplicated views, whose copies differ in it: they read every partition of those small
+tables). Example queries, each run
 by the tests: [queries](../queries.md).
 """
 
@@ -65,6 +69,8 @@ def _summary(obj: DatasetObject, catalog: Catalog) -> str:
     partitioning = obj.options.get("time_partitioning")
     if partitioning and obj.kind == "table":
         parts.append(f"partitioned by `{partitioning['field']}` ({partitioning.get('type', 'DAY')})")
+    elif catalog.filter_column(obj) and not catalog.prunes(obj):
+        parts.append(f"filter on `{catalog.filter_column(obj)}` (it reads every partition of the table under it)")
     elif catalog.filter_column(obj):
         parts.append(f"filter on `{catalog.filter_column(obj)}`: it prunes the partitions of the table under it")
     if obj.options.get("clustering"):

@@ -48,19 +48,20 @@ class Selection:
 
 
 def select_errors(client: bigquery.Client, dataset: str, selection: Selection) -> Iterator[dict[str, Any]]:
-    """The dead letter's records chosen by contract, kind and reception time, one per error_id."""
+    """The dead letter's records chosen by contract, kind and reception time, one per error_id: read
+    from ingestion_errors_deduplicated (a redelivery writes a record's error row again, same id), so
+    a record dead-lettered twice is listed and replayed once, received when it first failed."""
     replays = "" if selection.again else (
         f"AND error_id NOT IN (SELECT error_id FROM `{client.project}.{dataset}.ingestion_replays` "
         "WHERE replayed_at >= @since)")
     sql = f"""
         SELECT error_id, contract, error_type, source_kind, source, raw_payload, raw_payload_encoding,
                raw_payload_truncated, received_at
-        FROM `{client.project}.{dataset}.ingestion_errors`
+        FROM `{client.project}.{dataset}.ingestion_errors_deduplicated`
         WHERE received_at BETWEEN @since AND @until
           AND (@contract IS NULL OR contract = @contract)
           AND (@error_type IS NULL OR error_type = @error_type)
           {replays}
-        QUALIFY ROW_NUMBER() OVER (PARTITION BY error_id ORDER BY received_at) = 1
         ORDER BY received_at
         LIMIT {int(selection.limit)}"""
     config = bigquery.QueryJobConfig(query_parameters=[

@@ -274,7 +274,7 @@ def _report(files: FileStore, source: SourceRef, progress: Progress) -> None:
         report = f"{REPORTS_PREFIX}/{source.object}#{source.generation}.json"
         body = orjson.dumps({"source": source.uri(), "counts": counts.as_row(), "lines": progress.line,
                              "first_errors": progress.errors,
-                             "all_errors": "SELECT * FROM ingestion_errors WHERE source.bucket = "
+                             "all_errors": "SELECT * FROM ingestion_errors_deduplicated WHERE source.bucket = "
                                            f"'{source.bucket}' AND source.object = '{source.object}' AND "
                                            f"source.generation = {source.generation}"},
                             option=orjson.OPT_INDENT_2)

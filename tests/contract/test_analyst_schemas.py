@@ -4,7 +4,7 @@ table consistent with the tables they are built from."""
 from __future__ import annotations
 
 from tools import table_docs
-from tools.catalog import Catalog
+from tools.catalog import Catalog, Identity
 
 
 def test_checked_in_table_docs_are_what_schemas_give() -> None:
@@ -51,8 +51,23 @@ def test_tables_with_a_deduplicated_view_have_the_columns_its_template_uses() ->
     catalog = Catalog()
     deduplicated = [v for v in catalog.views() if v.template and v.template.name == "deduplicated_view.sql"]
     assert {v.name for v in deduplicated} == {"pro_event_deduplicated", "pro_log_deduplicated",
-                                              "userpilot_event_deduplicated"}
+                                              "userpilot_event_deduplicated", "ingestion_audit_deduplicated",
+                                              "ingestion_errors_deduplicated"}
     for view in deduplicated:
         table = catalog.objects[view.options["columns_from"]]
-        columns = {f["name"] for f in table.fields}
-        assert {"row_id", "ingested_at", "ingestion_source", table.partition_column} <= columns, table.name
+        identity = Identity.of(table)
+        columns = {f["name"]: f for f in table.fields}
+        assert {identity.column, *identity.copies_by, identity.partition} <= set(columns), table.name
+        assert columns[identity.column]["mode"] == "REQUIRED", f"{table.name}: every copy has its {identity.column}"
+        assert catalog.prunes(view) == identity.prunes == (identity.partition not in identity.copies_by), table.name
+
+
+def test_only_the_sinks_deduplicate_on_their_arrival_time() -> None:
+    """The contracts' partitioning columns come from the record (copies share them, the views
+    prune); the audit's and the dead letter's are when each copy was made (the views cannot)."""
+    catalog = Catalog()
+    identities = {t.name: Identity.of(t) for t in catalog.tables() if "identity" in t.options}
+    assert {name: (i.column, i.prunes, i.keep) for name, i in identities.items()} == {
+        "pro_event": ("row_id", True, "first"), "pro_log": ("row_id", True, "first"),
+        "userpilot_event": ("row_id", True, "first"), "ingestion_errors": ("error_id", False, "first"),
+        "ingestion_audit": ("audit_id", False, "latest")}  # a message re-run after a fix: its latest audit

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
-from test_terraform import CLOUDBUILD, SCHEMAS, config, evaluate, load_yaml
+import pytest
+from test_terraform import CLOUDBUILD, INFRA, SCHEMAS, config, evaluate, load_yaml
 
 from tools.catalog import Catalog, SqlSettings
 
@@ -36,7 +39,7 @@ def test_terraform_fills_the_placeholders_the_sql_files_use_with_the_local_defau
         assert str(evaluate(terraform[name])) == local[name], f"default of var.{variable} differs from SqlSettings"
     for path in sorted(SCHEMAS.rglob("*.sql")):
         used = set(_PLACEHOLDER.findall(path.read_text(encoding="utf-8")))
-        extra = {"table", "partition_column"} if path.name == "deduplicated_view.sql" else set()
+        extra = {"table", "identity", "window_partition", "kept_copy"} if path.name == "deduplicated_view.sql" else set()
         assert used <= set(local) | extra, f"{path.relative_to(SCHEMAS)} uses {used - set(local) - extra}"
 
 
@@ -52,8 +55,6 @@ def test_every_view_is_deployed_from_its_sql_after_what_it_reads() -> None:
             assert path == "deduplicated_view.sql"
             assert variables.startswith("merge(local.sql_variables, ")
             assert '"table": "${each.value.table_id}"' in variables
-            assert '"partition_column": "${each.value.time_partitioning.field}"' in variables
-            assert 'lookup(options, "identity", null) != null' in config().locals["deduplicated_tables"]
             for view in catalog.views():
                 if view.template and view.template.name == "deduplicated_view.sql":
                     deployed[view.name] = name
@@ -69,6 +70,59 @@ def test_every_view_is_deployed_from_its_sql_after_what_it_reads() -> None:
         needs = {"google_bigquery_table.main" if catalog.objects[read].kind == "table"
                  else f"google_bigquery_table.{deployed[read]}" for read in view.reads}
         assert needs <= {d.strip("${}") for d in resource.get("depends_on", [])}, f"{view.name} depends on {needs}"
+
+
+def _raw_block(text: str, opening: str) -> str:
+    """The HCL of the block that starts with ``opening`` (through its closing brace), as written."""
+    start = text.index(opening)
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0 and text[i] == "}":
+            return text[start:i + 1]
+    raise AssertionError(f"unclosed block {opening!r}")
+
+
+def _attribute(block: str, name: str) -> str:
+    """The expression of one attribute of a block: its line, and the lines of a bracket it opens."""
+    m = re.search(rf"^\s*{name}\s*=\s*", block, re.M)
+    assert m, f"{name} not found"
+    end = m.end()
+    depth = 0
+    for i in range(end, len(block)):
+        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(block[i], 0)
+        if block[i] == "\n" and depth == 0:
+            return block[end:i]
+    return block[end:]
+
+
+def test_terraform_renders_every_deduplicated_view_as_the_catalog_does(tmp_path: Path) -> None:
+    """infra/analyst.tf's own expressions (the local that reads table.json, the resource's
+    description and query), evaluated by Terraform over schemas/: the same view names,
+    descriptions and SQL as tools/catalog.py gives the local stack, for the contract tables,
+    the audit and the dead letter alike."""
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.fail("terraform is not on PATH (needed offline for `terraform console`)")
+    analyst = (INFRA / "analyst.tf").read_text(encoding="utf-8")
+    tables = _raw_block((INFRA / "bigquery.tf").read_text(encoding="utf-8"), "tables = {")
+    deduplicated = _raw_block(analyst, "deduplicated_tables = {")
+    resource = _raw_block(analyst, 'resource "google_bigquery_table" "deduplicated" {')
+    description, query = (_attribute(resource, name).replace("each.value", "v") for name in ("description", "query"))
+    settings = SqlSettings(project="local-dev", dataset="analytics")
+    variables = ", ".join(f"{k} = {json.dumps(v)}" for k, v in settings.variables().items())
+    (tmp_path / "main.tf").write_text(
+        f'locals {{\n  schemas_dir = "{SCHEMAS}"\n  {tables}\n  {deduplicated}\n  sql_variables = {{ {variables} }}\n'
+        f"  views = {{ for k, v in local.deduplicated_tables : \"${{v.table_id}}_deduplicated\" => {{\n"
+        f"    description = {description}\n    query = {query}\n  }} }}\n}}\n", encoding="utf-8")
+    result = subprocess.run([terraform, "console"], input="jsonencode(local.views)\n", cwd=tmp_path,
+                            capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rendered = json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
+    expected = {view.name: {"description": view.description, "query": view.sql(settings)}
+                for view in Catalog().views() if view.template and view.template.name == "deduplicated_view.sql"}
+    assert {"ingestion_audit_deduplicated", "ingestion_errors_deduplicated"} <= set(expected)
+    assert rendered == expected
 
 
 def test_the_activity_build_is_scheduled_from_build_sql_as_its_own_service_account() -> None:

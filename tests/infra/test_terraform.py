@@ -727,6 +727,9 @@ def test_functions_write_only_their_tables_and_read_none():
     # The dead letter: written by every function, read by none of them; its readers are an input.
     reader = cfg.resources[("google_bigquery_table_iam_member", "dead_letter_reader")]
     assert reader["table_id"] == "${google_bigquery_table.main[local.dead_letter_table].table_id}"
+    view_reader = cfg.resources[("google_bigquery_table_iam_member", "dead_letter_deduplicated_reader")]
+    assert view_reader["table_id"] == "${google_bigquery_table.deduplicated[local.dead_letter_table].table_id}"
+    assert view_reader["for_each"] == reader["for_each"], "who reads the dead letter reads its deduplicated view"
     assert cfg.locals["dead_letter_table"] == "ingestion_errors"
     function_grants = {g for g in _grants()["function"] if g[0].startswith("google_bigquery")}
     assert function_grants == {("google_bigquery_table_iam_member", "custom:row_writer"),

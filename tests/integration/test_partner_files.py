@@ -115,6 +115,7 @@ def test_the_same_notification_twice_and_an_hour_later_writes_nothing_new(functi
     assert meta["ingest-status"] == "done-with-errors" and meta["ingest-rows"] == "27"
     report = orjson.loads(bucket.blob(f"reports/{name}#{generation}.json").download_as_bytes())
     assert [e["line"] for e in report["first_errors"]] == [10, 20, 30]
+    assert sorted(e["source"]["line_number"] for e in query(report["all_errors"])) == [10, 20, 30]
 
 
 QUIET = "partner-direct"

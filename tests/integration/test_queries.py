@@ -70,6 +70,10 @@ def _audit(n: int, day: str, received: int, rows_sent: int, pseudonymised: int, 
 
 AUDIT = [_audit(1, "2026-11-10", 100, 80, 10, 15), _audit(2, "2026-11-10", 50, 50, 0, 0),
          _audit(3, "2026-11-11", 20, 10, 5, 10), _audit(4, "2026-11-11", 30, 30, 0, 0, contract="pro_log")]
+REDELIVERED_AUDIT = [{**AUDIT[0], "started_at": "2026-11-10T10:05:00Z", "finished_at": "2026-11-10T10:05:01Z"},
+                     {**AUDIT[2], "started_at": "2026-11-11T15:00:00Z", "finished_at": "2026-11-11T15:00:01Z"}]
+"""The audit rows of two invocations written again, as a redelivery or a retry writes them (same
+audit_id, later started_at): the consent rates count each invocation once."""
 
 EXPECTED: dict[str, list[tuple]] = {
     "daily_events_by_origin": [
@@ -98,7 +102,7 @@ def dataset(bq: bigquery.Client) -> str:
     name = f"it_queries_{uuid.uuid4().hex[:6]}"
     provision.create_dataset(bq, name, REPO / "schemas")
     assert bq.insert_rows_json(f"{CFG.project}.{name}.pro_event", EVENTS + [DUPLICATE]) == []
-    assert bq.insert_rows_json(f"{CFG.project}.{name}.ingestion_audit", AUDIT) == []
+    assert bq.insert_rows_json(f"{CFG.project}.{name}.ingestion_audit", AUDIT + REDELIVERED_AUDIT) == []
     build(bq, SqlSettings(project=CFG.project, dataset=name), RUN_TIME)
     return name
 

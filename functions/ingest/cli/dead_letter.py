@@ -21,7 +21,7 @@ def _when(value: str | None, default: datetime) -> datetime:
 
 @click.group("dead-letter")
 def dead_letter() -> None:
-    """Work with ingestion_errors (the dead letter)."""
+    """Work with ingestion_errors (the dead letter), one record per error_id."""
 
 
 @dead_letter.command("replay")

@@ -68,7 +68,8 @@ class FileFacts:
 def audit_row(*, function: str, contract: str | None, source_kind: str, source: str, counts: Counts,
               started_at: datetime, finished_at: datetime, code_version: str,
               file: FileFacts | None = None) -> tuple[str, bytes]:
-    """``(audit_id, encoded row)``; a retried invocation gets the same id (and insertId)."""
+    """``(audit_id, encoded row)``; a retried invocation gets the same id (ingestion_audit_deduplicated
+    keeps one row per id), so the id must not depend on anything of the attempt (times, counts)."""
     audit_id = stable_id(function, source)
     row = {
         **(asdict(file) if file is not None else {}),

@@ -71,7 +71,8 @@ WITHHELD = "withheld"
 
 def error_row(raw: bytes, source: SourceRef, error: RecordError, shared: dict[str, Any], payload_limit: int,
               size: int | None = None, withhold: bool = False) -> Row:
-    """``(error_id, row)``; the id is stable across redeliveries of the same record."""
+    """``(error_id, row)``; the id is stable across redeliveries of the same record (never from
+    ``shared``: received_at is the attempt's), ingestion_errors_deduplicated keeps one row per id."""
     size = len(raw) if size is None else size
     kept = b"" if withhold else raw[:payload_limit]
     payload: str | None
