@@ -21,7 +21,7 @@ from ingest.errors import TransientError
 from ingest.pipeline import prepare
 from ingest.records import SourceRef
 from ingest.sinks.bigquery import json_row
-from ingest.sinks.storage_write import GrpcAppendStream, RowCodec, StorageWriter, TimestampMicros
+from ingest.sinks.storage_write import DateDays, GrpcAppendStream, RowCodec, StorageWriter, TimestampMicros
 
 Response = types.AppendRowsResponse.pb()
 
@@ -152,6 +152,12 @@ def test_timestamps_become_micros_through_the_minute_cache() -> None:
               "2026-12-02T14:12:00.000000Z"]
     assert [convert(v) for v in values] == [1796220779123456, 1796220780000001, 1_000_000, 1796220720000000]
     assert convert("2026-12-02T14:12:59.123456+00:00") == 1796220779123456
+
+
+def test_dates_become_days_through_the_last_value() -> None:
+    convert = DateDays()
+    values = ["2026-12-02", "2026-12-02", "2026-12-03", "2026-11-03", "1970-01-02", date(1970, 1, 3), 5]
+    assert [convert(v) for v in values] == [20789, 20789, 20790, 20760, 1, 2, 5]
 
 
 def test_codec_encodes_nested_and_typed_values() -> None:
