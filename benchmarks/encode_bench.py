@@ -71,19 +71,17 @@ def append_latency(calls: list[Call], grpc_target: str, bigquery_url: str, appen
     import os
 
     import grpc
-    from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
-    from google.cloud.bigquery_storage_v1.services.big_query_write.transports import BigQueryWriteGrpcTransport
 
     from ingest.sinks.audit import Counts, audit_row
-    from ingest.sinks.storage_write import GrpcAppendStream
+    from ingest.sinks.storage_write import GrpcAppendStream, append_rows_call
     from tools import provision
 
     settings = Settings()
     dataset = f"encode_bench_{os.getpid()}"
     provision.create_dataset(provision.bigquery_client(settings.project, bigquery_url), dataset, settings.schemas_dir)
-    client = BigQueryWriteClient(transport=BigQueryWriteGrpcTransport(channel=grpc.insecure_channel(grpc_target)))
+    call = append_rows_call(grpc.insecure_channel(grpc_target))
     codecs = {t: RowCodec.for_table(t, settings.schemas_dir) for t in (CONTRACT, "ingestion_audit")}
-    writer = StorageWriter(lambda name: GrpcAppendStream(client, name, 30, lifetime_s=600), settings.project,
+    writer = StorageWriter(lambda name: GrpcAppendStream(call, name, 30, lifetime_s=600), settings.project,
                            dataset, codecs, max_stream_age_s=300)
     audit = writer.encoder("ingestion_audit")
     moment = datetime.now(timezone.utc)

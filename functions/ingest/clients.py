@@ -16,7 +16,7 @@ from ingest.gcs import READ_CHUNK_BYTES, GcsFiles
 from ingest.pipeline import Pipeline
 from ingest.runtime import settle_heap
 from ingest.sinks.bigquery import BigQueryWriter
-from ingest.sinks.storage_write import GrpcAppendStream, RowCodec, StorageWriter
+from ingest.sinks.storage_write import GrpcAppendStream, RowCodec, StorageWriter, append_rows_call
 
 
 def bigquery_client(config: Settings) -> bigquery.Client:
@@ -53,23 +53,23 @@ def read_lines(uri: str) -> Iterator[bytes]:
 
 
 def storage_writer(config: Settings) -> StorageWriter:
-    """One gRPC channel per process; AppendRows streams open lazily, one per table."""
-    from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
-    from google.cloud.bigquery_storage_v1.services.big_query_write.transports import BigQueryWriteGrpcTransport
-
+    """One gRPC channel per process (the GAPIC transport's: credentials, unlimited message sizes);
+    AppendRows streams open lazily, one per table."""
     if config.bigquery_grpc_emulator_host:
         import grpc
 
         channel = grpc.insecure_channel(config.bigquery_grpc_emulator_host)
-        client = BigQueryWriteClient(transport=BigQueryWriteGrpcTransport(channel=channel))
     else:
-        client = BigQueryWriteClient()
+        from google.cloud.bigquery_storage_v1.services.big_query_write.transports import BigQueryWriteGrpcTransport
+
+        channel = BigQueryWriteGrpcTransport().grpc_channel
+    call = append_rows_call(channel)
     codecs = {}
     for name in table_names(config):
         table = contracts.table_schema(config.schemas_dir, name).table_id
         codecs[table] = RowCodec.for_table(name, config.schemas_dir)
     age, timeout = config.bigquery_stream_max_age_s, config.bigquery_timeout_s
-    return StorageWriter(lambda stream: GrpcAppendStream(client, stream, timeout, lifetime_s=age + timeout),
+    return StorageWriter(lambda stream: GrpcAppendStream(call, stream, timeout, lifetime_s=age + timeout),
                          config.project, config.dataset, codecs, max_stream_age_s=age)
 
 

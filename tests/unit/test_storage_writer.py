@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import grpc
 import orjson
 import pytest
 from google.api_core import exceptions as gexc
@@ -20,7 +21,7 @@ from ingest.errors import TransientError
 from ingest.pipeline import prepare
 from ingest.records import SourceRef
 from ingest.sinks.bigquery import json_row
-from ingest.sinks.storage_write import GrpcAppendStream, RowCodec, StorageWriter, TimestampMicros
+from ingest.sinks.storage_write import DateDays, GrpcAppendStream, RowCodec, StorageWriter, TimestampMicros
 
 Response = types.AppendRowsResponse.pb()
 
@@ -153,6 +154,12 @@ def test_timestamps_become_micros_through_the_minute_cache() -> None:
     assert convert("2026-12-02T14:12:59.123456+00:00") == 1796220779123456
 
 
+def test_dates_become_days_through_the_last_value() -> None:
+    convert = DateDays()
+    values = ["2026-12-02", "2026-12-02", "2026-12-03", "2026-11-03", "1970-01-02", date(1970, 1, 3), 5]
+    assert [convert(v) for v in values] == [20789, 20789, 20790, 20760, 1, 2, 5]
+
+
 def test_codec_encodes_nested_and_typed_values() -> None:
     codec = RowCodec("t", [
         {"name": "at", "type": "TIMESTAMP"}, {"name": "day", "type": "DATE"}, {"name": "doc", "type": "JSON"},
@@ -280,6 +287,17 @@ def test_a_stream_is_retired_at_its_age_limit_before_any_append_fails_on_it() ->
     assert len(backend.requests) == 3, "no append failed on the way"
 
 
+class _Cancelled(grpc.RpcError):
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.CANCELLED
+
+    def details(self) -> str:
+        return "cancelled"
+
+    def trailing_metadata(self) -> tuple[()]:
+        return ()
+
+
 class _SilentCall:
     """An AppendRows call whose answer never comes, until it is cancelled."""
 
@@ -291,27 +309,62 @@ class _SilentCall:
 
     def __next__(self) -> Any:
         self.cancelled.wait(10)
-        raise gexc.Cancelled("cancelled")
+        raise _Cancelled()
 
     def cancel(self) -> None:
         self.cancelled.set()
 
 
-class _Client:
-    def append_rows(self, requests: Any, retry: Any, timeout: float, metadata: Any) -> _SilentCall:
-        self.options = {"retry": retry, "timeout": timeout}
-        self.call = _SilentCall()
+class _AppendRows:
+    """The AppendRows multi-callable: records the call's options, answers with a silent call."""
+
+    call_type: type[_SilentCall] = _SilentCall
+
+    def __call__(self, requests: Any, timeout: float, metadata: Any) -> _SilentCall:
+        self.options = {"timeout": timeout, "metadata": metadata}
+        self.call = self.call_type()
         return self.call
 
 
 def test_an_append_waits_at_most_its_timeout_then_cancels_the_call() -> None:
-    client = _Client()
-    stream = GrpcAppendStream(client, "projects/p/datasets/d/tables/t/streams/_default", timeout_s=0.2, lifetime_s=90)
+    append_rows = _AppendRows()
+    name = "projects/p/datasets/d/tables/t/streams/_default"
+    stream = GrpcAppendStream(append_rows, name, timeout_s=0.2, lifetime_s=90)
     started = time.monotonic()
     with pytest.raises(gexc.DeadlineExceeded):
         stream.append(types.AppendRowsRequest.pb()())
-    assert time.monotonic() - started < 2 and client.call.cancelled.is_set()
-    assert client.options == {"retry": None, "timeout": 90}, "the writer retries; the deadline is the lifetime"
+    assert 0.2 <= time.monotonic() - started < 2 and append_rows.call.cancelled.is_set()
+    assert append_rows.options == {"timeout": 90, "metadata": (("x-goog-request-params", f"write_stream={name}"),)}, \
+        "the deadline is the lifetime; the stream is routed by its name"
+    stream.close()
+
+
+class _AnsweringCall(_SilentCall):
+    """Answers each request at once."""
+
+    def __next__(self) -> Any:
+        return ok()
+
+
+def test_an_answered_append_leaves_the_idle_stream_alone_past_the_timeout() -> None:
+    append_rows = _AppendRows()
+    append_rows.call_type = _AnsweringCall
+    stream = GrpcAppendStream(append_rows, "projects/p/datasets/d/tables/t/streams/_default", timeout_s=0.1,
+                              lifetime_s=90)
+    assert stream.append(types.AppendRowsRequest.pb()()) == ok()
+    time.sleep(0.3)
+    assert not append_rows.call.cancelled.is_set(), "only an append waiting for its answer times out"
+    stream.close()
+
+
+def test_a_grpc_failure_comes_out_as_the_api_core_exception() -> None:
+    """StorageWriter tells transient from permanent failures by api_core's exception types."""
+    append_rows = _AppendRows()
+    stream = GrpcAppendStream(append_rows, "projects/p/datasets/d/tables/t/streams/_default", timeout_s=5,
+                              lifetime_s=90)
+    threading.Timer(0.05, lambda: append_rows.call.cancel()).start()
+    with pytest.raises(gexc.Cancelled):
+        stream.append(types.AppendRowsRequest.pb()())
     stream.close()
 
 

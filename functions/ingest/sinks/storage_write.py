@@ -16,8 +16,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence
@@ -101,10 +99,23 @@ def _micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _date_days(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return (value if isinstance(value, date) else date.fromisoformat(value)).toordinal() - _EPOCH_ORDINAL
+class DateDays:
+    """DATE values -> int32 days since the epoch, the documented wire type. The last text is
+    remembered: a batch's events mostly share their ``event_date``."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str, int] = ("", 0)
+
+    def __call__(self, value: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            if value == self._last[0]:
+                return self._last[1]
+            days = date.fromisoformat(value).toordinal() - _EPOCH_ORDINAL
+            self._last = (value, days)
+            return days
+        return value.toordinal() - _EPOCH_ORDINAL
 
 
 def _json_text(value: Any) -> str:
@@ -158,10 +169,10 @@ Plan = tuple[tuple[str, Callable[[Any], Any]], ...]
 
 
 def _plan(fields: Sequence[dict[str, Any]]) -> Plan:
-    """Each TIMESTAMP column has a converter (and caches) of its own: ``ingested_at`` then always
+    """Each TIMESTAMP and DATE column has a converter (and cache) of its own: ``ingested_at`` then always
     hits its last value, whatever the event timestamps do."""
     conversions: dict[str, Callable[[Any], Any]] = {
-        "DATE": _date_days, "JSON": _json_text, "NUMERIC": _number_text, "BIGNUMERIC": _number_text}
+        "JSON": _json_text, "NUMERIC": _number_text, "BIGNUMERIC": _number_text}
     plan = []
     for column in fields:
         kind = column["type"].upper()
@@ -171,6 +182,8 @@ def _plan(fields: Sequence[dict[str, Any]]) -> Plan:
             convert = _record(inner) if inner else None
         elif kind == "TIMESTAMP":
             convert = TimestampMicros()
+        elif kind == "DATE":
+            convert = DateDays()
         else:
             convert = conversions.get(kind)
         if convert is not None and column.get("mode") == "REPEATED":
@@ -203,52 +216,77 @@ class AppendStream(Protocol):
     def close(self) -> None: ...
 
 
+APPEND_ROWS = "/google.cloud.bigquery.storage.v1.BigQueryWrite/AppendRows"
+
+
+def append_rows_call(channel: Any) -> Callable[..., Any]:
+    """AppendRows on ``channel`` with the raw protobuf (de)serializers: the GAPIC client's
+    proto-plus wrapping and api_core call wrappers cost CPU on every append, twice per request."""
+    from google.cloud.bigquery_storage_v1 import types
+
+    return channel.stream_stream(APPEND_ROWS, request_serializer=types.AppendRowsRequest.pb().SerializeToString,
+                                 response_deserializer=types.AppendRowsResponse.pb().FromString)
+
+
 class GrpcAppendStream:
-    """AppendRows in lock-step over the write client's long-lived channel.
+    """AppendRows in lock-step on a long-lived channel, protobuf messages in and out.
 
-    Each append waits at most ``timeout_s`` for its response, then the call is cancelled and the
-    append fails as DEADLINE_EXCEEDED (retried on a fresh stream); the wait runs in one worker
-    thread per stream. The call's own gRPC deadline, ``lifetime_s``, only ends a stream nobody
-    uses any more: StorageWriter retires a stream before it (``max_stream_age_s``), so no append
-    ever meets it, and an idle instance holds no connection to BigQuery past it."""
+    The appending thread waits for its response itself; a watchdog thread, polling at a quarter of
+    ``timeout_s``, cancels the call once an append has waited ``timeout_s`` (so at most 1.25 ×
+    ``timeout_s``), and that append fails as DEADLINE_EXCEEDED (retried on a fresh stream). Why not
+    a waiter thread per append: handing each wait to another thread and back cost CPU (and a
+    context switch) on every append. gRPC errors come out as ``google.api_core`` exceptions, like the GAPIC client's.
+    The call's own gRPC deadline, ``lifetime_s``, only ends a stream nobody uses any more:
+    StorageWriter retires a stream before it (``max_stream_age_s``), so no append ever meets it,
+    and an idle instance holds no connection to BigQuery past it."""
 
-    def __init__(self, client: Any, stream: str, timeout_s: float, lifetime_s: float) -> None:
-        from google.cloud.bigquery_storage_v1 import types
-
-        self._types = types
-        self._client = client
+    def __init__(self, call: Callable[..., Any], stream: str, timeout_s: float, lifetime_s: float) -> None:
+        self._call = call
         self._stream = stream
         self._timeout_s = timeout_s
         self._lifetime_s = lifetime_s
-        self._requests: "queue.Queue[Any]" = queue.Queue()
+        self._requests: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self._responses: Any = None
-        self._waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="append-rows")
+        self._since: float | None = None
+        """When the append in flight was sent (None: none is)."""
+        self._timed_out = False
+        self._closed = threading.Event()
 
     def _feed(self) -> Iterator[Any]:
         while (item := self._requests.get()) is not None:
             yield item
 
     def append(self, request: Any) -> Any:
-        self._requests.put(self._types.AppendRowsRequest.wrap(request))
+        import grpc
+
+        self._requests.put(request)
         if self._responses is None:
-            # retry=None: StorageWriter retries on a fresh stream itself; the client's default
-            # would retry UNAVAILABLE for up to a day.
-            self._responses = self._client.append_rows(
-                requests=self._feed(), retry=None, timeout=self._lifetime_s,
-                metadata=(("x-goog-request-params", f"write_stream={self._stream}"),))
-        waiting = self._waiter.submit(next, self._responses)
+            self._responses = self._call(self._feed(), timeout=self._lifetime_s,
+                                         metadata=(("x-goog-request-params", f"write_stream={self._stream}"),))
+            threading.Thread(target=self._watch, name="append-rows-watchdog", daemon=True).start()
+        self._since = time.monotonic()
         try:
-            response = waiting.result(timeout=self._timeout_s)
-        except FutureTimeout:
-            self._responses.cancel()
-            raise gexc.DeadlineExceeded(f"no AppendRows response within {self._timeout_s:g} s") from None
-        return self._types.AppendRowsResponse.pb(response)
+            return next(self._responses)
+        except grpc.RpcError as error:
+            if self._timed_out:
+                raise gexc.DeadlineExceeded(f"no AppendRows response within {self._timeout_s:g} s") from None
+            raise gexc.from_grpc_error(error) from error
+        finally:
+            self._since = None
+
+    def _watch(self) -> None:
+        while not self._closed.wait(self._timeout_s / 4):
+            since = self._since
+            if since is not None and time.monotonic() - since >= self._timeout_s:
+                self._timed_out = True
+                self._responses.cancel()
+                return
 
     def close(self) -> None:
+        self._closed.set()
         self._requests.put(None)
         if self._responses is not None:
             self._responses.cancel()
-        self._waiter.shutdown(wait=False)
 
 
 class StorageWriter:
