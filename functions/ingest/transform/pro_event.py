@@ -19,7 +19,7 @@ from ingest.enrich.useragent import UA_CACHE_SIZE, parse_user_agent
 from ingest.errors import Reason
 from ingest.transform.coerce import INT64_MAX, INT64_MIN, RowBuilder, native_types, text
 from ingest.transform.context import TransformContext
-from ingest.transform.timeutil import bq_timestamp_us, event_micros, local_day
+from ingest.transform.timeutil import event_micros, with_seconds
 
 _GA4_VALUE_KEYS = ("string_value", "int_value", "double_value", "float_value")
 """In the order that wins when a producer fills more than one."""
@@ -154,7 +154,8 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     session_id = sent.get("ga_session_id")
     session_number = sent.get("ga_session_number")
     micros = event_micros(event["event_timestamp"], "$.event_timestamp", ctx.received_us)
-    event_date = local_day(micros, ctx.settings.time_zone)
+    minute, rest = divmod(micros, 60_000_000)
+    utc_minute, event_date = ctx.minutes(minute)
     event_name = event["event_name"]
     if event_name == "screen_view" and screen:
         event_name = f"{event_name}_{screen}"
@@ -178,7 +179,7 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     values = row.row
     values["event_name"] = event_name
     values["user_pseudo_id"] = user_pseudo_id
-    values["event_timestamp"] = bq_timestamp_us(micros)
+    values["event_timestamp"] = with_seconds(utc_minute, rest)
     values["event_date"] = event_date
     values["consent_status"] = "pseudonymised" if pseudonymise else "granted"
     values["is_late"] = ctx.received_us - micros > ctx.late_after_us
