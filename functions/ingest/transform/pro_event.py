@@ -24,6 +24,7 @@ from ingest.transform.timeutil import event_micros, with_seconds
 _GA4_VALUE_KEYS = ("string_value", "int_value", "double_value", "float_value")
 """In the order that wins when a producer fills more than one."""
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_dumps, _SORT_KEYS = orjson.dumps, orjson.OPT_SORT_KEYS
 _MAX_PARAM_KEY_CHARS = 128
 """Longest parameter key whose column is cached or learnt (column names are far shorter)."""
 
@@ -192,7 +193,7 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
             row.set("session_id", session_id, "$.ga_session_id")
         values["unique_session_id"] = f"{user_pseudo_id}-{values.get('session_id')}"
     if event_params:
-        values["event_params"] = orjson.dumps(event_params, option=orjson.OPT_SORT_KEYS).decode()
+        values["event_params"] = _dumps(event_params, option=_SORT_KEYS).decode()
     if unmapped:
         row.set(UNMAPPED_COLUMN, unmapped)
     # Derived columns, so still empty: text (or None) goes in as row.set would put it, without the call.
@@ -220,7 +221,10 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     elif platform is not None:
         row.set("platform", platform, "$.platform")
 
-    _set_device(row, event)
+    if event.get("device"):
+        _set_device(row, event)
+    else:  # what _set_device does without a device object, without the call
+        values.update(_agent_columns(event.get("user_agent")))
     # Derived string columns, cached on their inputs (pages and origins repeat far more than
     # events do) and added as they are: they are built from our own rules, never from raw input.
     values.update(_path_columns(page_location and (url_base(page_location) or page_location)))
