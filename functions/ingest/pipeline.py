@@ -14,7 +14,7 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import orjson
 
@@ -71,6 +71,37 @@ class Sent(NamedTuple):
     unmapped: bool
 
 
+class SentRows(Mapping[str, Sent]):
+    """insertId → ``Sent``, for the rows of one ``Prepared``. BigQuery refuses a row rarely, so
+    ``prepare`` keeps only each row's record (and the few rows that are pseudonymised or carry
+    unmapped fields): the insertId index and the ``Sent`` are made on the first lookup."""
+
+    __slots__ = ("_rows", "records", "pseudonymised", "unmapped", "_index")
+
+    def __init__(self, rows: list[Row]) -> None:
+        self._rows = rows
+        self.records: list[Record] = []
+        """``records[i]`` is where ``rows[i]`` came from."""
+        self.pseudonymised: set[int] = set()
+        self.unmapped: set[int] = set()
+        self._index: dict[str, int] | None = None
+
+    def _positions(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {key: i for i, (key, _) in enumerate(self._rows)}
+        return self._index
+
+    def __getitem__(self, insert_id: str) -> Sent:
+        i = self._positions()[insert_id]
+        return Sent(self.records[i], i in self.pseudonymised, i in self.unmapped)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._positions())
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
 @dataclass
 class Prepared:
     """What a batch of records becomes before anything is written."""
@@ -78,9 +109,12 @@ class Prepared:
     dead_letter: DeadLetter
     rows: list[Row] = field(default_factory=list)
     """(insertId, the row as JSON), ready for the contract's table."""
-    sent: dict[str, Sent] = field(default_factory=dict)
+    sent: SentRows = field(init=False)
     """insertId → where the row came from."""
     counts: Counts = field(default_factory=Counts)
+
+    def __post_init__(self) -> None:
+        self.sent = SentRows(self.rows)
 
 
 def now() -> datetime:
@@ -107,38 +141,44 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
     contexts: dict[Action, TransformContext] = {}
     keep_ctx: TransformContext | None = None  # the usual context, found without hashing an Enum
     seen: set[str] = set()
-    rows, sent, counts = out.rows, out.sent, out.counts
-    earliest: str | None = None
+    rows, counts = out.rows, out.counts
+    sources, pseudonymised_rows, unmapped_rows = out.sent.records, out.sent.pseudonymised, out.sent.unmapped
+    # Per record, only what a row needs; the counts follow from these at the end (locals, not
+    # attributes: this loop runs once per event).
+    keep, drop, pseudonymise, denied = Action.KEEP, Action.DROP, Action.PSEUDONYMISE, Signal.DENIED
+    unmapped_column = contracts.UNMAPPED_COLUMN
+    received = dead_lettered = consent_dropped = skipped = duplicates = 0
+    earliest: str | None = None  # the least partition value: its date is the least date
 
     for record in records:
-        counts.received += 1
+        received += 1
         if record.error is not None:
-            counts.dead_lettered += 1
+            dead_lettered += 1
             dead_letter.add(record.raw, record.source, record.error, record.size)
             continue
         value = record.value
-        action = Action.KEEP
+        action = keep
         try:
             if not isinstance(value, dict):
                 raise RecordError.at(FailureKind.SCHEMA_VIOLATION, "$", "a record must be a JSON object")
             if policy is not None:
                 signal, action = policy.action(value)
-                if action is Action.DROP and signal is Signal.DENIED:
+                if action is drop and signal is denied:
                     # Refused before anything else: not even an invalid copy is kept.
-                    counts.consent_dropped += 1
+                    consent_dropped += 1
                     continue
             reasons = validator.errors(value)
             if reasons:
                 raise RecordError(FailureKind.SCHEMA_VIOLATION, reasons)
-            if action is Action.DROP:
-                counts.consent_dropped += 1
+            if action is drop:
+                consent_dropped += 1
                 continue
-            ctx = keep_ctx if action is Action.KEEP else contexts.get(action)
+            ctx = keep_ctx if action is keep else contexts.get(action)
             if ctx is None:
                 ctx = contexts[action] = TransformContext(
                     settings=settings, table=table, received_at=received_at, publish_time=publish_time,
                     consent_action=action, reference=reference, tally=tally)
-                if action is Action.KEEP:
+                if action is keep:
                     keep_ctx = ctx
             row = transform(value, ctx)
             position = record.source.uri()
@@ -148,39 +188,41 @@ def prepare(contract: str, records: Iterable[Record], settings: Settings, *,
                 emitted = spec.emission_key(value) if spec.emission_key else None
                 identity, canonical, left_out = emission_id(contract, emitted or [position]), b"{}", row
             if identity in seen:
-                counts.duplicates_in_batch += 1
+                duplicates += 1
                 continue
             left_out["row_id"] = identity
             left_out["ingested_at"] = ingested_at
             left_out["ingestion_source"] = position
             encoded = encode(row, left_out, canonical)
         except SkipRecord:
-            counts.skipped += 1
+            skipped += 1
             continue
         except RecordError as error:
-            counts.dead_lettered += 1
-            dead_letter.add(record.raw, record.source, error, record.size,
-                            withhold=action is Action.PSEUDONYMISE)
+            dead_lettered += 1
+            dead_letter.add(record.raw, record.source, error, record.size, withhold=action is pseudonymise)
             continue
         except Exception as error:  # a bug must cost one record, never the whole batch
             log("ERROR", "record_failed", f"{type(error).__name__}: {error}", contract=contract,
                 source=record.source.uri(), stack_trace=traceback.format_exc())
-            counts.dead_lettered += 1
+            dead_lettered += 1
             dead_letter.add(record.raw, record.source, RecordError.at(
                 FailureKind.INTERNAL_ERROR, "$", f"{type(error).__name__}: {error}"), record.size,
-                withhold=action is Action.PSEUDONYMISE)
+                withhold=action is pseudonymise)
             continue
         seen.add(identity)
-        key = insert_id(identity, position)
-        rows.append((key, encoded))
-        pseudonymised, unmapped = action is Action.PSEUDONYMISE, contracts.UNMAPPED_COLUMN in row
-        sent[key] = Sent(record, pseudonymised, unmapped)
-        counts.pseudonymised += pseudonymised
-        counts.unmapped += unmapped
+        if action is pseudonymise:
+            pseudonymised_rows.add(len(rows))
+        if unmapped_column in row:
+            unmapped_rows.add(len(rows))
+        rows.append((insert_id(identity, position), encoded))
+        sources.append(record)
         day = row.get(partition) or left_out.get(partition)
-        if day and (earliest is None or day[:10] < earliest):
-            earliest = day[:10]
-    counts.note_partition(earliest)
+        if day and (earliest is None or day < earliest):
+            earliest = day
+    counts.received, counts.dead_lettered, counts.consent_dropped = received, dead_lettered, consent_dropped
+    counts.skipped, counts.duplicates_in_batch = skipped, duplicates
+    counts.pseudonymised, counts.unmapped = len(pseudonymised_rows), len(unmapped_rows)
+    counts.note_partition(earliest and earliest[:10])
     counts.rows_sent = len(rows)
     counts.reference_misses = tally["reference_misses"]
     if tally["reference_bad_values"]:

@@ -27,9 +27,10 @@ class SourceRef(NamedTuple):
     def uri(self) -> str:
         """``pubsub://<topic>/<message id>[#<index>]`` or ``gs://<bucket>/<object>[#<generation>][:<line>]``,
         with ``?`` for what an unreadable envelope did not tell."""
-        if self.kind == "pubsub":
-            base = f"pubsub://{self.topic or '?'}/{self.message_id or '?'}"
-            return base if self.record_index is None else f"{base}#{self.record_index}"
+        if self.kind == "pubsub":  # one string per record (the row's ingestion_source): built once
+            if self.record_index is None:
+                return f"pubsub://{self.topic or '?'}/{self.message_id or '?'}"
+            return f"pubsub://{self.topic or '?'}/{self.message_id or '?'}#{self.record_index}"
         base = f"gs://{self.bucket or '?'}/{self.object or '?'}"
         if self.generation is not None:
             base = f"{base}#{self.generation}"

@@ -51,6 +51,39 @@ def test_the_cases_reach_rows_failures_and_shortcut_edges() -> None:
     assert kinds["row"] > 400 and kinds["error"] > 300
 
 
+@pytest.mark.parametrize("number", [0, -7, 585278, 2**63 - 1, -2**63, 2**63, 2**64 - 1, -2**63 - 1, 10**4400, True],
+                         ids=["0", "-7", "id", "int64-max", "int64-min", "above", "uint64-max", "below", "4401-digits",
+                              "bool"])
+def test_an_integer_parameter_of_a_string_column_is_what_the_general_conversion_makes_of_it(number: int) -> None:
+    """``_map_params`` converts GA4 int_value ids itself; anything it would not convert the same
+    way (beyond int64, too many digits for ``str``) goes through ``RowBuilder.set``, and then
+    fails where it always did: JSON cannot hold the parameters (an internal error, not a crash
+    of ``str`` before the reasons are collected)."""
+    from datetime import datetime, timezone
+
+    from ingest import contracts
+    from ingest.config import Settings
+    from ingest.transform import pro_event
+    from ingest.transform.coerce import RowBuilder
+    from ingest.transform.context import TransformContext
+
+    settings_ = Settings()
+    table = contracts.table_schema(settings_.schemas_dir, "pro_event")
+    ctx = TransformContext(settings=settings_, table=table, received_at=datetime.now(timezone.utc))
+    expected = RowBuilder(table)
+    expected.set("offer_id", number, "$.event_params.offerId")
+    event = {"event_name": "e", "event_timestamp": 1_764_000_000_000_000, "user_pseudo_id": "u",
+             "event_params": [{"key": "offerId", "value": {"int_value": number}}]}
+    try:
+        got: Any = pro_event.to_row(event, ctx).get("offer_id")
+    except RecordError as error:
+        got = error.reasons
+    except TypeError as error:  # orjson: "Integer exceeds 64-bit range"
+        assert not -2**63 <= number < 2**64 and "64-bit" in str(error)
+        return
+    assert got == (expected.reasons or expected.row.get("offer_id"))
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 

@@ -132,6 +132,47 @@ def test_denied_consent_is_pseudonymised_when_the_policy_says_so(tmp_path):
     assert "?" not in row["page_location"] and row["traffic_medium"] == "email"
 
 
+def test_a_refused_row_takes_back_exactly_its_own_counts_and_withholds_only_its_own_payload(tmp_path):
+    """``prepare`` keeps per row only its record (and which rows are pseudonymised or unmapped):
+    what a refusal takes back must be that row's, whichever rows around it are refused or land."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(SCHEMAS, schemas)
+    (schemas / "pro_event" / "consent.json").write_bytes(orjson.dumps(
+        {"purpose": "analytics", "granted_purposes": ["analytics"], "on_denied": "pseudonymise", "on_missing": "drop"}))
+    denied = {"privacy_info": {"analytics_storage": "No"}}
+    events = [{**EVENT, "event_name": "kept"}, {**EVENT, **denied, "event_name": "pseudonymised_refused"},
+              {**EVENT, "event_name": "unmapped_refused", "extra_field": 1},
+              {**EVENT, **denied, "event_name": "pseudonymised_kept"},
+              {**EVENT, "event_name": "unmapped_kept", "extra_field": 2},
+              {**EVENT, "event_name": "plain_kept"}]
+    data = b"\n".join(map(orjson.dumps, events))
+    dry, dry_writer = _pipe(schemas_dir=schemas, pseudonymisation_key=KEY)
+    _message(dry, data)
+    ids = {row["event_name"]: row["row_id"] for row in dry_writer.rows("pro_event")}
+    pipe, writer = _pipe(schemas_dir=schemas, pseudonymisation_key=KEY)
+    for name in ("pseudonymised_refused", "unmapped_refused"):
+        writer.reject[ids[name]] = "Cannot convert value"
+    counts = _message(pipe, data)
+    assert (counts.rows_sent, counts.dead_lettered, counts.pseudonymised, counts.unmapped) == (4, 2, 1, 1)
+    assert counts.balanced()
+    assert sorted(row["event_name"] for row in writer.rows("pro_event")) == [
+        "kept", "plain_kept", "pseudonymised_kept", "unmapped_kept"]
+    errors = {e["source"]["record_index"]: e for e in writer.rows("ingestion_errors")}
+    assert set(errors) == {1, 2} and {e["error_type"] for e in errors.values()} == {"rejected_by_bigquery"}
+    assert errors[1]["raw_payload"] is None
+    assert orjson.loads(errors[2]["raw_payload"]) == events[2]
+
+
+def test_the_earliest_partition_is_the_least_event_date_of_the_rows_sent():
+    day = 86_400_000_000
+    times = [EVENT["event_timestamp"] + offset * day for offset in (3, -2, 0, 5, -1)]
+    events = [{**EVENT, "event_timestamp": moment, "event_name": f"e{i}"} for i, moment in enumerate(times)]
+    pipe, writer = _pipe()
+    counts = _message(pipe, b"\n".join(map(orjson.dumps, events)))
+    dates = sorted(row["event_date"] for row in writer.rows("pro_event"))
+    assert len(dates) == 5 and counts.earliest_partition == dates[0] < dates[1]
+
+
 def test_a_policy_that_pseudonymises_without_a_key_fails_at_start_up(tmp_path):
     schemas = tmp_path / "schemas"
     shutil.copytree(SCHEMAS, schemas)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 from ingest.config import Settings
 from ingest.consent import Action
 from ingest.contracts import TableSchema, input_fields
 from ingest.enrich.reference import ReferenceSnapshot
-from ingest.transform.timeutil import to_micros
+from ingest.transform.timeutil import minute_parts, to_micros
 
 
 class SkipRecord(Exception):
@@ -33,8 +34,11 @@ class TransformContext:
     """Events older than this on arrival are flagged late (``LATE_AFTER_HOURS``)."""
     input_fields: frozenset[str] = field(init=False)
     """Top-level fields the contract's input schema declares; any other field is unmapped."""
+    minutes: Callable[[int], tuple[str, str]] = field(init=False)
+    """Minute since the epoch → (UTC timestamp text up to the minute, date in ``TIME_ZONE``)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "received_us", to_micros(self.received_at))
         object.__setattr__(self, "late_after_us", int(self.settings.late_after_hours * 3_600_000_000))
         object.__setattr__(self, "input_fields", input_fields(self.settings.schemas_dir, self.table.table_id))
+        object.__setattr__(self, "minutes", minute_parts(self.settings.time_zone))

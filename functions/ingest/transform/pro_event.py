@@ -19,11 +19,12 @@ from ingest.enrich.useragent import UA_CACHE_SIZE, parse_user_agent
 from ingest.errors import Reason
 from ingest.transform.coerce import INT64_MAX, INT64_MIN, RowBuilder, native_types, text
 from ingest.transform.context import TransformContext
-from ingest.transform.timeutil import bq_timestamp_us, event_micros, local_day
+from ingest.transform.timeutil import event_micros, with_seconds
 
 _GA4_VALUE_KEYS = ("string_value", "int_value", "double_value", "float_value")
 """In the order that wins when a producer fills more than one."""
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_dumps, _SORT_KEYS = orjson.dumps, orjson.OPT_SORT_KEYS
 _MAX_PARAM_KEY_CHARS = 128
 """Longest parameter key whose column is cached or learnt (column names are far shorter)."""
 
@@ -112,7 +113,7 @@ def _map_params(params: dict[str, Any], row: RowBuilder, targets: _ParamTargets)
     parameters fill one column, and at most one reason is found), else the ordered walk redoes it
     on the still empty row."""
     if targets.keys() >= params.keys():
-        present = targets.mapped.intersection(params)
+        present = params.keys() & targets.mapped  # iterates the smaller of the two, in C
         if len(present) < 2 or targets.shared.isdisjoint(present):
             values, reasons = row.row, row.reasons
             for key in present:
@@ -120,6 +121,8 @@ def _map_params(params: dict[str, Any], row: RowBuilder, targets: _ParamTargets)
                 value = params[key]
                 if type(value) is native and value != "":
                     values[column] = value
+                elif native is str and type(value) is int and INT64_MIN <= value <= INT64_MAX:
+                    values[column] = str(value)  # an id sent as GA4's int_value: what row.set makes of it
                 else:
                     row.set(column, value, path)
             if len(reasons) < 2:
@@ -154,7 +157,8 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     session_id = sent.get("ga_session_id")
     session_number = sent.get("ga_session_number")
     micros = event_micros(event["event_timestamp"], "$.event_timestamp", ctx.received_us)
-    event_date = local_day(micros, ctx.settings.time_zone)
+    minute, rest = divmod(micros, 60_000_000)
+    utc_minute, event_date = ctx.minutes(minute)
     event_name = event["event_name"]
     if event_name == "screen_view" and screen:
         event_name = f"{event_name}_{screen}"
@@ -178,7 +182,7 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     values = row.row
     values["event_name"] = event_name
     values["user_pseudo_id"] = user_pseudo_id
-    values["event_timestamp"] = bq_timestamp_us(micros)
+    values["event_timestamp"] = with_seconds(utc_minute, rest)
     values["event_date"] = event_date
     values["consent_status"] = "pseudonymised" if pseudonymise else "granted"
     values["is_late"] = ctx.received_us - micros > ctx.late_after_us
@@ -189,7 +193,7 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
             row.set("session_id", session_id, "$.ga_session_id")
         values["unique_session_id"] = f"{user_pseudo_id}-{values.get('session_id')}"
     if event_params:
-        values["event_params"] = orjson.dumps(event_params, option=orjson.OPT_SORT_KEYS).decode()
+        values["event_params"] = _dumps(event_params, option=_SORT_KEYS).decode()
     if unmapped:
         row.set(UNMAPPED_COLUMN, unmapped)
     # Derived columns, so still empty: text (or None) goes in as row.set would put it, without the call.
@@ -217,7 +221,10 @@ def to_row(event: dict[str, Any], ctx: TransformContext) -> dict[str, Any]:
     elif platform is not None:
         row.set("platform", platform, "$.platform")
 
-    _set_device(row, event)
+    if event.get("device"):
+        _set_device(row, event)
+    else:  # what _set_device does without a device object, without the call
+        values.update(_agent_columns(event.get("user_agent")))
     # Derived string columns, cached on their inputs (pages and origins repeat far more than
     # events do) and added as they are: they are built from our own rules, never from raw input.
     values.update(_path_columns(page_location and (url_base(page_location) or page_location)))
