@@ -15,6 +15,7 @@ import argparse
 import gc
 import statistics
 import time
+from collections import deque
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -128,7 +129,9 @@ def main() -> None:
         elapsed, written = run_once(messages, settings)
         timings.append(elapsed)
         gc.collect()
-    loads = _best(lambda: [orjson.loads(line) for line in lines])
+    # Each decoded event is dropped at once, as in the round trip: keeping 20 000 dicts alive costs
+    # the garbage collector more than the decode itself.
+    loads = _best(lambda: deque(map(orjson.loads, lines), maxlen=0))
     roundtrip = _best(lambda: [orjson.dumps(orjson.loads(line)) for line in lines])
     best, median = min(timings), statistics.median(timings)
     n = args.events
